@@ -1,0 +1,2 @@
+// `import 'websocketstream/global'`: see global.js.
+import './global.js'

@@ -1,0 +1,359 @@
+'use strict'
+// One connection's life as the draft describes it: native events in, the two
+// web streams and the opened/closed promises out, and the closing steps.
+
+const { ReadableStream, WritableStream } = require('node:stream/web')
+const { types } = require('node:util')
+const native = require('./native')
+const { createWebSocketError, isWebSocketError } = require('./websocket-error')
+const { toUSVString, validateCloseCodeAndReason } = require('./webidl')
+
+// Event kinds, send results and message kinds of the native side
+// (src/events.rs, src/outbound.rs, src/inbound.rs).
+const EVENT_OPENED = 0
+const EVENT_MESSAGES = 1
+const EVENT_WRITABLE = 2
+const EVENT_CLOSED = 3
+const SEND_ACCEPTED = 0
+const MESSAGE_TEXT = 0
+
+const CONNECTING = 0
+const OPEN = 1
+const CLOSING = 2
+const CLOSED = 3
+
+// Sessions that wait on the native side (a handshake, a read, a write, a
+// close) are held here, so an application awaiting one of them is never
+// collected. Otherwise only the application's references keep a session: one
+// it dropped is collected, and the native connection ends with it.
+const waitingOnNative = new Set()
+
+function noop() {}
+
+function deferred() {
+  let resolve
+  let reject
+  const promise = new Promise((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
+/**
+ * The draft's write conversion: BufferSources are copied as binary, anything
+ * else becomes a USVString. Resizable and shared memory are not BufferSources
+ * a WebSocket accepts.
+ */
+function toOutgoingMessage(chunk) {
+  if (types.isArrayBuffer(chunk)) {
+    if (chunk.resizable) throw new TypeError('A resizable ArrayBuffer cannot be sent')
+    return new Uint8Array(chunk)
+  }
+  if (ArrayBuffer.isView(chunk)) {
+    const { buffer } = chunk
+    if (types.isSharedArrayBuffer(buffer)) {
+      throw new TypeError('A view on a SharedArrayBuffer cannot be sent')
+    }
+    if (buffer.resizable) throw new TypeError('A view on a resizable ArrayBuffer cannot be sent')
+    return new Uint8Array(buffer, chunk.byteOffset, chunk.byteLength)
+  }
+  return toUSVString(chunk)
+}
+
+class Session {
+  /**
+   * @param {string} url the serialized URL, for error messages
+   * @param {object} target what the native side needs to connect
+   * @param {AbortSignal | null} signal
+   */
+  constructor(url, target, signal) {
+    this.url = url
+    this.readyState = CONNECTING
+    this.opened = deferred()
+    this.closed = deferred()
+    // A failed connection must never surface as an unhandled rejection.
+    this.opened.promise.catch(noop)
+    this.closed.promise.catch(noop)
+    this.native = null
+    this.signal = null
+    this.readableController = null
+    this.writableController = null
+    /** Resumes a pull that found no message. */
+    this.wakeReader = null
+    /** A write waiting for the socket, or (refused after the server's Close) for the end. */
+    this.pendingWrite = null
+    /** writer.close(), settled when the connection has closed. */
+    this.pendingWriterClose = null
+
+    if (signal !== null) {
+      if (signal.aborted) {
+        this.readyState = CLOSED
+        this.opened.reject(signal.reason)
+        this.closed.reject(signal.reason)
+        return
+      }
+      this.signal = signal
+      this.onAbort = () => this.abortHandshake()
+      signal.addEventListener('abort', this.onAbort, { once: true })
+    }
+    if (target.secure) {
+      queueMicrotask(() =>
+        this.connectionFailed('wss:// is not supported by this version of websocketstream yet'),
+      )
+      return
+    }
+    // The native side holds its callback for the connection's lifetime; it
+    // must not keep this session (and so the connection) alive by itself.
+    const session = new WeakRef(this)
+    try {
+      this.native = native.connect(target, ([kind, opened, closed]) =>
+        session.deref()?.onNativeEvent(kind, opened, closed),
+      )
+    } catch (error) {
+      queueMicrotask(() => this.connectionFailed(error.message))
+      return
+    }
+    this.updateHold()
+  }
+
+  updateHold() {
+    const waiting =
+      this.readyState === CONNECTING ||
+      this.readyState === CLOSING ||
+      this.wakeReader !== null ||
+      this.pendingWrite !== null
+    if (waiting) waitingOnNative.add(this)
+    else waitingOnNative.delete(this)
+  }
+
+  onNativeEvent(kind, opened, closed) {
+    switch (kind) {
+      case EVENT_OPENED:
+        this.connectionEstablished(opened)
+        break
+      case EVENT_MESSAGES:
+        this.wakeReader?.()
+        break
+      case EVENT_WRITABLE: {
+        const write = this.pendingWrite
+        this.pendingWrite = null
+        write?.resolve()
+        this.updateHold()
+        break
+      }
+      case EVENT_CLOSED:
+        this.connectionClosed(closed)
+        break
+    }
+  }
+
+  connectionEstablished({ protocol, extensions }) {
+    if (this.readyState !== CONNECTING) return
+    this.readyState = OPEN
+    this.detachSignal()
+    const readable = new ReadableStream(
+      {
+        start: (controller) => {
+          this.readableController = controller
+        },
+        pull: () => this.pull(),
+        cancel: (reason) => this.closeUsingReason(reason),
+      },
+      { highWaterMark: 1 },
+    )
+    const writable = new WritableStream(
+      {
+        start: (controller) => {
+          this.writableController = controller
+        },
+        write: (chunk) => this.write(chunk),
+        close: () => this.closeFromWriter(),
+        abort: (reason) => this.closeUsingReason(reason),
+      },
+      { highWaterMark: 1 },
+    )
+    this.opened.resolve({ readable, writable, extensions, protocol })
+    this.updateHold()
+  }
+
+  /** Hands the readable every queued message, waiting for the next if none. */
+  async pull() {
+    while (this.readyState === OPEN) {
+      const batch = this.native.takeMessages()
+      if (batch !== null) {
+        this.enqueueBatch(batch)
+        return
+      }
+      await new Promise((resolve) => {
+        this.wakeReader = resolve
+        this.updateHold()
+      })
+      this.wakeReader = null
+      this.updateHold()
+    }
+  }
+
+  enqueueBatch({ data, layout }) {
+    const controller = this.readableController
+    // Text is decoded from a Buffer view of the batch; binary messages are
+    // copied out, each into its own exact-size buffer. A lone message already
+    // owns exactly its bytes and is handed over as it is.
+    const textView = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+    const lone = layout.length === 2
+    let start = 0
+    for (let index = 0; index < layout.length; index += 2) {
+      const end = start + layout[index + 1]
+      if (layout[index] === MESSAGE_TEXT) controller.enqueue(textView.toString('utf8', start, end))
+      else controller.enqueue(lone ? data : data.slice(start, end))
+      start = end
+    }
+  }
+
+  write(chunk) {
+    const message = toOutgoingMessage(chunk)
+    // After our close() the draft drops further messages (and resolves).
+    if (this.readyState !== OPEN) return undefined
+    const status =
+      typeof message === 'string' ? this.native.sendText(message) : this.native.sendBinary(message)
+    if (status === SEND_ACCEPTED) return undefined
+    // Over the bound, it resolves when the socket took enough. Refused (the
+    // server's Close has arrived), it stays pending until the close steps
+    // reject it: such a write is never dropped and never resolved.
+    return new Promise((resolve, reject) => {
+      this.pendingWrite = { resolve, reject }
+      this.updateHold()
+    })
+  }
+
+  closeFromWriter() {
+    this.pendingWriterClose = deferred()
+    const settled = this.pendingWriterClose.promise
+    this.closeWebSocket(null, '')
+    return settled
+  }
+
+  /** cancel() and abort(): only a real WebSocketError chooses the code and reason. */
+  closeUsingReason(reason) {
+    let closeCode = null
+    let closeReason = ''
+    if (isWebSocketError(reason)) {
+      closeCode = reason.closeCode
+      closeReason = reason.reason
+    }
+    try {
+      validateCloseCodeAndReason(closeCode, closeReason)
+    } catch {
+      // A code only the package may report (1006 from a failed `closed`, say).
+      closeCode = null
+      closeReason = ''
+    }
+    this.closeWebSocket(closeCode, closeReason)
+  }
+
+  /** The draft's "close the WebSocket", after validation. */
+  closeWebSocket(closeCode, reason) {
+    if (this.readyState === CLOSING || this.readyState === CLOSED) return
+    if (this.readyState === CONNECTING) {
+      this.native?.abort()
+      this.readyState = CLOSING
+      this.connectionFailed('close() was called before the handshake completed')
+      return
+    }
+    this.readyState = CLOSING
+    this.native.close(closeCode === null && reason !== '' ? 1000 : closeCode, reason)
+    this.updateHold()
+  }
+
+  abortHandshake() {
+    if (this.readyState !== CONNECTING) return
+    this.native?.abort()
+    this.readyState = CLOSED
+    this.opened.reject(this.signal.reason)
+    this.closed.reject(this.signal.reason)
+    this.detachSignal()
+    this.updateHold()
+  }
+
+  detachSignal() {
+    this.signal?.removeEventListener('abort', this.onAbort)
+    this.signal = null
+  }
+
+  connectionFailed(message) {
+    this.connectionClosed({ code: 1006, reason: '', wasClean: false, message })
+  }
+
+  /** The draft's "when the connection is closed". */
+  connectionClosed({ code, reason, wasClean, message }) {
+    if (this.readyState === CLOSED) return
+    const wasOpen = this.readyState === OPEN
+    this.readyState = CLOSED
+    this.detachSignal()
+    this.wakeReader?.()
+    if (this.readableController === null) {
+      const cause = `WebSocket connection to ${this.url} failed: ${message}`
+      this.opened.reject(createWebSocketError(cause, null))
+      this.closed.reject(createWebSocketError(cause, 1006))
+      this.updateHold()
+      return
+    }
+    // Messages that arrived before the server's Close stay readable.
+    if (wasOpen) {
+      for (let batch; (batch = this.native.takeMessages()) !== null; ) this.enqueueBatch(batch)
+    }
+    const write = this.pendingWrite
+    this.pendingWrite = null
+    const writerClose = this.pendingWriterClose
+    this.pendingWriterClose = null
+    if (wasClean && write === null) {
+      this.closeReadable()
+      if (writerClose !== null) writerClose.resolve()
+      else this.writableController.error(closedStreamError())
+      this.closed.resolve({ closeCode: code, reason })
+    } else if (wasClean) {
+      // A write was still pending when the server's Close arrived: it fails,
+      // and so does every later write, with the same error.
+      write.reject(
+        new DOMException(
+          'The server closed the connection before this message could be sent',
+          'InvalidStateError',
+        ),
+      )
+      this.closeReadable()
+      this.closed.reject(
+        createWebSocketError(
+          `WebSocket connection to ${this.url} was closed by the server (${code}) while a write was pending`,
+          code,
+          reason,
+        ),
+      )
+    } else {
+      const error = createWebSocketError(
+        `WebSocket connection to ${this.url} closed uncleanly: ${message}`,
+        code,
+        reason,
+      )
+      this.readableController.error(error)
+      this.writableController.error(error)
+      write?.reject(error)
+      writerClose?.reject(error)
+      this.closed.reject(error)
+    }
+    this.updateHold()
+  }
+
+  closeReadable() {
+    try {
+      this.readableController.close()
+    } catch {
+      // The application cancelled the readable already.
+    }
+  }
+}
+
+function closedStreamError() {
+  return new DOMException('The WebSocket connection is closed', 'InvalidStateError')
+}
+
+module.exports = { Session }

@@ -1,0 +1,55 @@
+'use strict'
+// WebSocketError: the DOMException subclass that carries a close code and reason.
+
+const { toCloseInfo, toDOMString, validateCloseCodeAndReason } = require('./webidl')
+
+let setCloseInfo
+let isWebSocketError
+
+class WebSocketError extends DOMException {
+  #closeCode
+  #reason
+
+  constructor(message = '', init = undefined) {
+    const text = toDOMString(message)
+    const { closeCode, reason } = toCloseInfo(init, 'WebSocketError init')
+    validateCloseCodeAndReason(closeCode, reason)
+    super(text, 'WebSocketError')
+    this.#closeCode = closeCode === null && reason !== '' ? 1000 : closeCode
+    this.#reason = reason
+  }
+
+  get closeCode() {
+    return this.#closeCode
+  }
+
+  get reason() {
+    return this.#reason
+  }
+
+  static {
+    // Brand check: only objects made by this constructor, never look-alikes.
+    isWebSocketError = (value) => value !== null && typeof value === 'object' && #closeCode in value
+    setCloseInfo = (error, closeCode, reason) => {
+      error.#closeCode = closeCode
+      error.#reason = reason
+    }
+  }
+}
+
+Object.defineProperty(WebSocketError.prototype, Symbol.toStringTag, {
+  value: 'WebSocketError',
+  configurable: true,
+})
+
+/**
+ * An error the package itself reports (an unclean close): it may carry codes an
+ * application may not send, such as 1006, so it skips validation.
+ */
+function createWebSocketError(message, closeCode, reason = '') {
+  const error = new WebSocketError(message)
+  setCloseInfo(error, closeCode, reason)
+  return error
+}
+
+module.exports = { WebSocketError, createWebSocketError, isWebSocketError }

@@ -1,0 +1,318 @@
+//! One connection's task: connect, handshake, then move frames between the
+//! socket and the two queues JS reads and writes, and run the closing handshake.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use futures::task::AtomicWaker;
+use futures::{Sink, Stream};
+use tokio::net::TcpStream;
+use tokio::time::{sleep, Sleep};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use crate::close::{classify_read_error, is_substituted_violation, CloseOutcome, ReadFailure};
+use crate::counting_stream::CountingStream;
+use crate::events::{Event, EventSink, OpenedInfo};
+use crate::handshake::{self, HandshakeRequest};
+use crate::inbound::{InboundQueue, MessageKind};
+use crate::limits::{websocket_config, CLOSE_TIMEOUT};
+use crate::outbound::{wire_len, NextOutbound, OutboundQueue};
+
+/// The state JS and the connection task share.
+#[derive(Default)]
+pub struct Shared {
+    pub inbound: Mutex<InboundQueue>,
+    pub outbound: Mutex<OutboundQueue>,
+    /// Wakes the task when JS made room, queued a write or asked to close.
+    pub driver_waker: AtomicWaker,
+}
+
+/// A poisoned lock only means another thread panicked mid-update; the queues
+/// stay consistent enough to end the connection, so keep going.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub struct ConnectTarget {
+    pub host: String,
+    pub port: u16,
+    pub request: HandshakeRequest,
+    pub max_message_size: usize,
+}
+
+/// Runs a connection from TCP connect to its end and says how it ended.
+pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> CloseOutcome {
+    let mut tcp = match TcpStream::connect((target.host.as_str(), target.port)).await {
+        Ok(tcp) => tcp,
+        Err(error) => {
+            return CloseOutcome::failed(format!(
+                "could not connect to {}:{}: {error}",
+                target.host, target.port
+            ))
+        }
+    };
+    // Small messages should leave at once rather than wait for Nagle.
+    let _ = tcp.set_nodelay(true);
+    let response = match handshake::perform(&mut tcp, &target.request).await {
+        Ok(response) => response,
+        Err(message) => return CloseOutcome::failed(message),
+    };
+    let ws = WebSocketStream::from_partially_read(
+        CountingStream::new(tcp),
+        response.leftover,
+        Role::Client,
+        Some(websocket_config(target.max_message_size)),
+    )
+    .await;
+    events.send(Event::Opened(OpenedInfo {
+        protocol: response.protocol,
+        extensions: response.extensions,
+    }));
+    let mut driver = Driver {
+        ws,
+        shared,
+        events,
+        handed_bytes: 0,
+        written_at_last_flush: 0,
+        needs_flush: false,
+        reading: true,
+        discarding_data: false,
+        received_close: None,
+        failure: None,
+        deadline: None,
+    };
+    let outcome = poll_fn(|cx| driver.poll_step(cx)).await;
+    lock(&shared.outbound).stop_accepting();
+    outcome
+}
+
+struct Driver<'a> {
+    ws: WebSocketStream<CountingStream<TcpStream>>,
+    shared: &'a Shared,
+    events: &'a EventSink,
+    /// Wire bytes handed to the frame encoder since its buffer was last empty.
+    handed_bytes: usize,
+    /// The socket's byte count when the encoder's buffer was last empty.
+    written_at_last_flush: u64,
+    needs_flush: bool,
+    reading: bool,
+    /// After our close, data frames are dropped so the handshake can finish.
+    discarding_data: bool,
+    /// The server's Close (None inside: it had no body).
+    received_close: Option<Option<CloseFrame>>,
+    /// A protocol violation: our Close is being flushed, then TCP is dropped.
+    failure: Option<String>,
+    /// Bounds the closing handshake once it started.
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl Driver<'_> {
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<CloseOutcome> {
+        self.shared.driver_waker.register(cx.waker());
+        if !self.discarding_data && lock(&self.shared.outbound).close_requested() {
+            self.start_closing_handshake();
+        }
+        if let Err(outcome) = self.poll_writes(cx) {
+            return Poll::Ready(outcome);
+        }
+        if self.failure.is_none() {
+            if let Err(outcome) = self.poll_reads(cx) {
+                return Poll::Ready(outcome);
+            }
+        }
+        // Reading may have queued a pong or a Close reply: send it now, even if
+        // nothing else is written for a while.
+        if self.needs_flush {
+            if let Err(outcome) = self.poll_writes(cx) {
+                return Poll::Ready(outcome);
+            }
+        }
+        if let Some(message) = &self.failure {
+            if !self.needs_flush {
+                return Poll::Ready(CloseOutcome::failed(message.clone()));
+            }
+        }
+        if let Some(deadline) = self.deadline.as_mut() {
+            if deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(self.outcome_at_deadline());
+            }
+        }
+        Poll::Pending
+    }
+
+    fn start_closing_handshake(&mut self) {
+        self.discarding_data = true;
+        lock(&self.shared.inbound).clear();
+        self.start_deadline();
+    }
+
+    fn start_deadline(&mut self) {
+        if self.deadline.is_none() {
+            self.deadline = Some(Box::pin(sleep(CLOSE_TIMEOUT)));
+        }
+    }
+
+    fn outcome_at_deadline(&self) -> CloseOutcome {
+        if let Some(message) = &self.failure {
+            return CloseOutcome::failed(message.clone());
+        }
+        match &self.received_close {
+            // Both Close frames went; the server just did not end TCP. Drop it.
+            Some(frame) => CloseOutcome::clean(frame.as_ref()),
+            None => CloseOutcome::failed(format!(
+                "the server did not answer the Close within {} s",
+                CLOSE_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
+    /// Hands queued messages to the encoder while it takes them, flushes, and
+    /// tells JS when a waiting write may resolve.
+    fn poll_writes(&mut self, cx: &mut Context<'_>) -> Result<(), CloseOutcome> {
+        loop {
+            match Pin::new(&mut self.ws).poll_ready(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Err(error)) => return Err(self.outcome_of_write_error(error)),
+                Poll::Ready(Ok(())) => {}
+            }
+            let next = lock(&self.shared.outbound).next();
+            let message = match next {
+                NextOutbound::Nothing => break,
+                NextOutbound::Message(message) => {
+                    self.handed_bytes += wire_len(message.len());
+                    message
+                }
+                NextOutbound::Close(frame) => Message::Close(frame),
+            };
+            if let Err(error) = Pin::new(&mut self.ws).start_send(message) {
+                return Err(self.outcome_of_write_error(error));
+            }
+            self.needs_flush = true;
+        }
+        if self.needs_flush {
+            match Pin::new(&mut self.ws).poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.needs_flush = false;
+                    self.handed_bytes = 0;
+                    self.written_at_last_flush = self.ws.get_ref().bytes_written();
+                }
+                Poll::Ready(Err(error)) => return Err(self.outcome_of_write_error(error)),
+                Poll::Pending => {}
+            }
+        }
+        let taken = self.ws.get_ref().bytes_written() - self.written_at_last_flush;
+        let in_flight = self.handed_bytes.saturating_sub(taken as usize);
+        let writable = {
+            let mut outbound = lock(&self.shared.outbound);
+            outbound.set_in_flight(in_flight);
+            outbound.writable_event_due()
+        };
+        if writable {
+            self.events.send(Event::Writable);
+        }
+        Ok(())
+    }
+
+    fn outcome_of_write_error(&self, error: tokio_tungstenite::tungstenite::Error) -> CloseOutcome {
+        if let Some(message) = &self.failure {
+            return CloseOutcome::failed(message.clone());
+        }
+        match &self.received_close {
+            // The server ended TCP right after its Close: the handshake is complete.
+            Some(frame) => CloseOutcome::clean(frame.as_ref()),
+            None => CloseOutcome::failed(format!("the connection failed: {error}")),
+        }
+    }
+
+    /// Reads while the inbound queue has room (or data is being discarded).
+    fn poll_reads(&mut self, cx: &mut Context<'_>) -> Result<(), CloseOutcome> {
+        let mut notify_js = false;
+        while self.reading {
+            if !self.discarding_data && !lock(&self.shared.inbound).has_room() {
+                break;
+            }
+            let message = match Pin::new(&mut self.ws).poll_next(cx) {
+                Poll::Pending => break,
+                Poll::Ready(None) => {
+                    // tungstenite ends the stream cleanly only after a Close
+                    // was received and TCP ended.
+                    self.reading = false;
+                    return Err(self.outcome_at_end_of_stream());
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    self.reading = false;
+                    self.on_read_failure(classify_read_error(error))?;
+                    break;
+                }
+                Poll::Ready(Some(Ok(message))) => message,
+            };
+            match message {
+                Message::Text(text) if !self.discarding_data => {
+                    notify_js |= lock(&self.shared.inbound).push(MessageKind::Text, text.into());
+                }
+                Message::Binary(bytes) if !self.discarding_data => {
+                    notify_js |= lock(&self.shared.inbound).push(MessageKind::Binary, bytes);
+                }
+                // tungstenite queued the pong; it goes out with the next flush.
+                Message::Ping(_) => self.needs_flush = true,
+                Message::Close(frame) => self.on_close_frame(frame),
+                _ => {}
+            }
+        }
+        if notify_js {
+            self.events.send(Event::Messages);
+        }
+        Ok(())
+    }
+
+    fn outcome_at_end_of_stream(&self) -> CloseOutcome {
+        match &self.received_close {
+            Some(frame) => CloseOutcome::clean(frame.as_ref()),
+            None => CloseOutcome::failed("the connection ended without a closing handshake"),
+        }
+    }
+
+    fn on_close_frame(&mut self, frame: Option<CloseFrame>) {
+        // tungstenite queued the reply (echoing the code) unless we closed first.
+        self.needs_flush = true;
+        lock(&self.shared.outbound).stop_accepting();
+        if frame.as_ref().is_some_and(is_substituted_violation) {
+            self.failure =
+                Some("the server sent a Close frame with a code no endpoint may send".to_string());
+        } else {
+            self.received_close = Some(frame);
+        }
+        self.start_deadline();
+    }
+
+    fn on_read_failure(&mut self, failure: ReadFailure) -> Result<(), CloseOutcome> {
+        match failure {
+            ReadFailure::Abrupt(_) if self.received_close.is_some() => {
+                Err(self.outcome_at_end_of_stream())
+            }
+            ReadFailure::Abrupt(message) => Err(CloseOutcome::failed(message)),
+            ReadFailure::Violation {
+                close_code,
+                message,
+            } => {
+                lock(&self.shared.outbound).stop_accepting();
+                let close = Message::Close(Some(CloseFrame {
+                    code: close_code.into(),
+                    reason: "".into(),
+                }));
+                // If the encoder is mid-frame the Close queues behind it.
+                if Pin::new(&mut self.ws).start_send(close).is_err() {
+                    return Err(CloseOutcome::failed(message));
+                }
+                self.needs_flush = true;
+                self.failure = Some(message);
+                self.start_deadline();
+                Ok(())
+            }
+        }
+    }
+}

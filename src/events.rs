@@ -1,0 +1,82 @@
+//! Events from a connection task to its JS wrapper, over a threadsafe function.
+//!
+//! The threadsafe function is referenced (it keeps the event loop alive) and is
+//! owned by the connection task, so the process stays up exactly as long as a
+//! connection is connecting or open, like a Node socket.
+
+use napi::bindgen_prelude::Unknown;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+
+use crate::close::CloseOutcome;
+
+#[napi(object)]
+pub struct OpenedInfo {
+    pub protocol: String,
+    pub extensions: String,
+}
+
+#[napi(object)]
+pub struct ClosedInfo {
+    pub code: u32,
+    pub reason: String,
+    pub was_clean: bool,
+    pub message: String,
+}
+
+/// The event kinds as JS sees them (the first callback argument).
+pub const EVENT_OPENED: u32 = 0;
+pub const EVENT_MESSAGES: u32 = 1;
+pub const EVENT_WRITABLE: u32 = 2;
+pub const EVENT_CLOSED: u32 = 3;
+
+pub enum Event {
+    Opened(OpenedInfo),
+    /// Messages were queued while JS waited for some.
+    Messages,
+    /// A waiting write may resolve.
+    Writable,
+    Closed(CloseOutcome),
+}
+
+pub type EventArgs = (u32, Option<OpenedInfo>, Option<ClosedInfo>);
+
+impl Event {
+    pub fn into_args(self) -> EventArgs {
+        match self {
+            Event::Opened(info) => (EVENT_OPENED, Some(info), None),
+            Event::Messages => (EVENT_MESSAGES, None, None),
+            Event::Writable => (EVENT_WRITABLE, None, None),
+            Event::Closed(outcome) => (
+                EVENT_CLOSED,
+                None,
+                Some(ClosedInfo {
+                    code: u32::from(outcome.code),
+                    reason: outcome.reason,
+                    was_clean: outcome.clean,
+                    message: outcome.message,
+                }),
+            ),
+        }
+    }
+}
+
+pub struct EventSink {
+    callback: ThreadsafeFunction<Event, Unknown<'static>, EventArgs, Status, false>,
+}
+
+impl EventSink {
+    pub fn new(
+        callback: ThreadsafeFunction<Event, Unknown<'static>, EventArgs, Status, false>,
+    ) -> Self {
+        EventSink { callback }
+    }
+
+    /// Queues the event for the JS thread. After the environment is torn down
+    /// (a terminated worker) the call is refused, which is fine: nobody listens.
+    pub fn send(&self, event: Event) {
+        self.callback
+            .call(event, ThreadsafeFunctionCallMode::NonBlocking);
+    }
+}

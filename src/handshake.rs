@@ -1,0 +1,308 @@
+//! The opening handshake (RFC 6455 §4.1) over an already connected socket.
+//!
+//! Written here rather than taken from tungstenite because the draft's rules
+//! differ from its client: a server may select no subprotocol even when some
+//! were offered, an unoffered extension fails the connection, and the failure
+//! message has to say which rule the server broke.
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+use crate::limits::MAX_HANDSHAKE_RESPONSE_BYTES;
+
+/// What the request needs from the URL, already split by the JS wrapper.
+pub struct HandshakeRequest {
+    /// `host[:port]` as the URL serializer wrote it (default ports omitted).
+    pub host_header: String,
+    /// Path and query, never empty (at least `/`).
+    pub resource: String,
+    pub protocols: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct HandshakeResponse {
+    pub protocol: String,
+    pub extensions: String,
+    /// Bytes the server sent after its response: the first frames.
+    pub leftover: Vec<u8>,
+}
+
+impl HandshakeRequest {
+    fn encode(&self, key: &str) -> String {
+        let mut request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n",
+            self.resource, self.host_header
+        );
+        // The draft sends no Sec-WebSocket-Protocol header for an empty list.
+        if !self.protocols.is_empty() {
+            request.push_str(&format!(
+                "Sec-WebSocket-Protocol: {}\r\n",
+                self.protocols.join(", ")
+            ));
+        }
+        request.push_str("\r\n");
+        request
+    }
+}
+
+pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    request: &HandshakeRequest,
+) -> Result<HandshakeResponse, String> {
+    let key = generate_key();
+    stream
+        .write_all(request.encode(&key).as_bytes())
+        .await
+        .map_err(|error| format!("the handshake request could not be sent: {error}"))?;
+    let (head, leftover) = read_response_head(stream).await?;
+    let response = parse_response_head(&head)?;
+    validate(
+        &response,
+        &derive_accept_key(key.as_bytes()),
+        &request.protocols,
+    )
+    .map(|(protocol, extensions)| HandshakeResponse {
+        protocol,
+        extensions,
+        leftover,
+    })
+}
+
+async fn read_response_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let mut buffer = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(end) = find_head_end(&buffer) {
+            let leftover = buffer.split_off(end);
+            return Ok((buffer, leftover));
+        }
+        if buffer.len() > MAX_HANDSHAKE_RESPONSE_BYTES {
+            return Err(format!(
+                "the server's handshake response is longer than {MAX_HANDSHAKE_RESPONSE_BYTES} bytes"
+            ));
+        }
+        let read = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|error| format!("the connection failed during the handshake: {error}"))?;
+        if read == 0 {
+            return Err(if buffer.is_empty() {
+                "the server closed the connection without answering the handshake".to_string()
+            } else {
+                "the server closed the connection in the middle of its handshake response"
+                    .to_string()
+            });
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+}
+
+fn find_head_end(buffer: &[u8]) -> Option<usize> {
+    buffer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| at + 4)
+}
+
+struct ResponseHead {
+    status: u16,
+    status_text: String,
+    headers: Vec<(String, String)>,
+}
+
+impl ResponseHead {
+    /// All values of a header, joined as HTTP joins repeated fields.
+    fn header(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(field, _)| field.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+}
+
+fn parse_response_head(head: &[u8]) -> Result<ResponseHead, String> {
+    let text = std::str::from_utf8(head)
+        .map_err(|_| "the server's handshake response is not valid text".to_string())?;
+    let mut lines = text.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let mut parts = status_line.splitn(3, ' ');
+    let version = parts.next().unwrap_or_default();
+    let status = parts.next().and_then(|code| code.parse::<u16>().ok());
+    let (true, Some(status)) = (version.starts_with("HTTP/1."), status) else {
+        return Err(format!(
+            "the server did not answer with HTTP (status line {:?})",
+            truncate(status_line, 60)
+        ));
+    };
+    let status_text = parts.next().unwrap_or_default().to_string();
+    let mut headers = Vec::new();
+    for line in lines.filter(|line| !line.is_empty()) {
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(format!(
+                "the server sent a malformed header line {:?}",
+                truncate(line, 60)
+            ));
+        };
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    Ok(ResponseHead {
+        status,
+        status_text,
+        headers,
+    })
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+/// RFC 6455 §4.1 and the Fetch "establish a WebSocket connection" checks.
+/// Returns the selected subprotocol and extensions.
+fn validate(
+    response: &ResponseHead,
+    expected_accept: &str,
+    offered_protocols: &[String],
+) -> Result<(String, String), String> {
+    if response.status != 101 {
+        let redirect = (300..400).contains(&response.status);
+        return Err(format!(
+            "the server answered the WebSocket upgrade with HTTP {} {}{}",
+            response.status,
+            response.status_text,
+            if redirect {
+                " (redirects are not followed)"
+            } else {
+                ""
+            }
+        ));
+    }
+    let has_token = |name: &str, token: &str| {
+        response.header(name).is_some_and(|value| {
+            value
+                .split(',')
+                .any(|part| part.trim().eq_ignore_ascii_case(token))
+        })
+    };
+    if !has_token("upgrade", "websocket") {
+        return Err("the server's 101 response lacks `Upgrade: websocket`".to_string());
+    }
+    if !has_token("connection", "upgrade") {
+        return Err("the server's 101 response lacks `Connection: Upgrade`".to_string());
+    }
+    match response.header("sec-websocket-accept") {
+        Some(accept) if accept == expected_accept => {}
+        Some(_) => return Err("the server sent a wrong Sec-WebSocket-Accept key".to_string()),
+        None => return Err("the server's 101 response lacks Sec-WebSocket-Accept".to_string()),
+    }
+    // No extension is offered, so any the server selects is one it made up.
+    let extensions = response
+        .header("sec-websocket-extensions")
+        .unwrap_or_default();
+    if !extensions.is_empty() {
+        return Err(format!(
+            "the server selected an extension that was not offered: {extensions}"
+        ));
+    }
+    let protocol = response
+        .header("sec-websocket-protocol")
+        .unwrap_or_default();
+    if !protocol.is_empty() && !offered_protocols.contains(&protocol) {
+        return Err(if offered_protocols.is_empty() {
+            format!("the server selected subprotocol {protocol:?} although none was offered")
+        } else {
+            format!(
+                "the server selected subprotocol {protocol:?}, which was not offered ({})",
+                offered_protocols.join(", ")
+            )
+        });
+    }
+    Ok((protocol, extensions))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+    fn head(text: &str) -> ResponseHead {
+        parse_response_head(text.as_bytes()).expect("a parsable head")
+    }
+
+    fn upgrade(extra: &str) -> ResponseHead {
+        head(&format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {ACCEPT}\r\n{extra}\r\n"
+        ))
+    }
+
+    #[test]
+    fn accept_key_follows_rfc_6455_example() {
+        assert_eq!(derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), ACCEPT);
+    }
+
+    #[test]
+    fn request_omits_protocol_header_when_none_offered() {
+        let mut request = HandshakeRequest {
+            host_header: "h:8080".into(),
+            resource: "/a?b".into(),
+            protocols: vec![],
+        };
+        let encoded = request.encode("k");
+        assert!(encoded.starts_with("GET /a?b HTTP/1.1\r\nHost: h:8080\r\n"));
+        assert!(!encoded.contains("Sec-WebSocket-Protocol"));
+        request.protocols = vec!["a".into(), "b".into()];
+        assert!(request
+            .encode("k")
+            .contains("Sec-WebSocket-Protocol: a, b\r\n"));
+    }
+
+    #[test]
+    fn server_may_select_no_protocol_even_when_some_were_offered() {
+        let offered = vec!["chat".to_string()];
+        assert_eq!(
+            validate(&upgrade(""), ACCEPT, &offered),
+            Ok((String::new(), String::new()))
+        );
+        assert_eq!(
+            validate(
+                &upgrade("Sec-WebSocket-Protocol: chat\r\n"),
+                ACCEPT,
+                &offered
+            ),
+            Ok(("chat".to_string(), String::new()))
+        );
+    }
+
+    #[test]
+    fn unoffered_protocol_extension_wrong_key_and_other_status_fail() {
+        let offered = vec!["chat".to_string()];
+        let unoffered = validate(&upgrade("Sec-WebSocket-Protocol: x\r\n"), ACCEPT, &offered);
+        assert!(unoffered.unwrap_err().contains("not offered"));
+        let extension = validate(
+            &upgrade("Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+            ACCEPT,
+            &[],
+        );
+        assert!(extension.unwrap_err().contains("extension"));
+        assert!(validate(&upgrade(""), "other", &[])
+            .unwrap_err()
+            .contains("Accept"));
+        let not_found = head("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+        assert!(validate(&not_found, ACCEPT, &[])
+            .unwrap_err()
+            .contains("HTTP 404 Not Found"));
+    }
+
+    #[test]
+    fn a_non_http_answer_is_reported_as_such() {
+        assert!(parse_response_head(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! The native surface of websocketstream: `connect()` and the connection
+//! handle the JS wrapper drives. Everything else lives in plain Rust modules.
+
+mod close;
+mod connection;
+mod counting_stream;
+mod events;
+mod handshake;
+mod inbound;
+mod limits;
+mod outbound;
+mod runtime;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use napi::bindgen_prelude::{Function, Uint32Array, Uint8Array, Unknown};
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+use tokio::task::AbortHandle;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::close::CloseOutcome;
+use crate::connection::{lock, ConnectTarget, Shared};
+use crate::events::{ClosedInfo, Event, EventSink, OpenedInfo};
+use crate::handshake::HandshakeRequest;
+use crate::limits::DEFAULT_MAX_MESSAGE_SIZE;
+
+/// Where to connect, already parsed and validated by the JS wrapper.
+#[napi(object)]
+pub struct ConnectOptions {
+    /// Host name or IP address to connect to (IPv6 without brackets).
+    pub host: String,
+    pub port: u32,
+    /// `host[:port]` for the Host header.
+    pub host_header: String,
+    /// Path and query of the URL.
+    pub resource: String,
+    pub protocols: Vec<String>,
+    pub max_message_size: Option<u32>,
+}
+
+/// Every message queued when JS asked: one buffer, and `[kind, length]` pairs
+/// (kind 0 is text, 1 is binary).
+#[napi(object)]
+pub struct MessageBatch {
+    pub data: Uint8Array,
+    pub layout: Uint32Array,
+}
+
+/// A connection from `connect()`. Dropping it (the JS object was collected)
+/// ends the connection.
+#[napi]
+pub struct NativeConnection {
+    shared: Arc<Shared>,
+    task: AbortHandle,
+}
+
+/// Starts connecting; `onEvent(kind, opened, closed)` hears how it goes.
+#[napi]
+pub fn connect(
+    options: ConnectOptions,
+    on_event: Function<'_, (u32, Option<OpenedInfo>, Option<ClosedInfo>), Unknown<'static>>,
+) -> Result<NativeConnection> {
+    let runtime =
+        runtime::runtime().map_err(|message| Error::new(Status::GenericFailure, message))?;
+    let port = u16::try_from(options.port).map_err(|_| {
+        Error::new(
+            Status::InvalidArg,
+            format!("port {} is out of range", options.port),
+        )
+    })?;
+    let events = EventSink::new(
+        on_event
+            .build_threadsafe_function::<Event>()
+            .callee_handled::<false>()
+            .build_callback(|context| Ok(context.value.into_args()))?,
+    );
+    let target = ConnectTarget {
+        host: options.host,
+        port,
+        request: HandshakeRequest {
+            host_header: options.host_header,
+            resource: options.resource,
+            protocols: options.protocols,
+        },
+        max_message_size: options
+            .max_message_size
+            .map_or(DEFAULT_MAX_MESSAGE_SIZE, |size| size as usize),
+    };
+    let shared = Arc::new(Shared::default());
+    let task_shared = shared.clone();
+    let task = runtime.spawn(async move {
+        let session = connection::run(target, &task_shared, &events);
+        let outcome = AssertUnwindSafe(session)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| CloseOutcome::failed(internal_error_message(&*panic)));
+        lock(&task_shared.outbound).stop_accepting();
+        events.send(Event::Closed(outcome));
+    });
+    Ok(NativeConnection {
+        shared,
+        task: task.abort_handle(),
+    })
+}
+
+fn internal_error_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    format!("websocketstream internal error: {detail}")
+}
+
+#[napi]
+impl NativeConnection {
+    /// Every queued message, or null (then a "messages" event follows the next one).
+    #[napi]
+    pub fn take_messages(&self) -> Option<MessageBatch> {
+        let (batch, was_full) = {
+            let mut inbound = lock(&self.shared.inbound);
+            let was_full = !inbound.has_room();
+            (inbound.take_batch()?, was_full)
+        };
+        if was_full {
+            // The task stopped reading the socket; there is room again.
+            self.shared.driver_waker.wake();
+        }
+        Some(MessageBatch {
+            data: Uint8Array::new(batch.data),
+            layout: Uint32Array::new(batch.layout),
+        })
+    }
+
+    /// Queues a text message. Returns 0 (resolve now), 1 (wait for "writable") or 2 (refused).
+    #[napi]
+    pub fn send_text(&self, text: String) -> u32 {
+        self.send(Message::text(text))
+    }
+
+    /// Queues a binary message (the bytes are copied now). Same result as `sendText`.
+    #[napi]
+    pub fn send_binary(&self, data: Uint8Array) -> u32 {
+        self.send(Message::binary(data.to_vec()))
+    }
+
+    fn send(&self, message: Message) -> u32 {
+        let status = lock(&self.shared.outbound).push(message);
+        self.shared.driver_waker.wake();
+        status as u32
+    }
+
+    /// Starts the closing handshake after the queued messages. `code` null and
+    /// an empty reason send an empty Close body; the wrapper validated both.
+    #[napi]
+    pub fn close(&self, code: Option<u32>, reason: String) {
+        let frame = code.map(|code| CloseFrame {
+            code: (code as u16).into(),
+            reason: reason.into(),
+        });
+        if lock(&self.shared.outbound).request_close(frame) {
+            self.shared.driver_waker.wake();
+        }
+    }
+
+    /// Ends the connection at once, without a closing handshake and without a
+    /// "closed" event (used for an aborted handshake).
+    #[napi]
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for NativeConnection {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,35 @@
+//! The bounds that keep a connection's memory and lifetime finite.
+
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// Bytes of received messages held for JS before the socket stops being read.
+/// Past this bound TCP flow control pushes back on the server.
+pub const INBOUND_QUEUE_BYTES: usize = 1 << 20;
+
+/// Bytes of written messages held in user space (our queue plus the frame
+/// encoder's buffer) before a write's promise has to wait for the socket.
+pub const OUTBOUND_QUEUE_BYTES: usize = 256 << 10;
+
+/// How long a Close of ours waits for the server's answer, and how long we
+/// wait for the server to end TCP after the closing handshake.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest message accepted unless the caller chooses another bound.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
+
+/// Largest single frame accepted.
+pub const MAX_FRAME_SIZE: usize = 16 << 20;
+
+/// Most bytes of an HTTP handshake response we read before giving up on it.
+pub const MAX_HANDSHAKE_RESPONSE_BYTES: usize = 16 << 10;
+
+/// Per-connection codec settings: small buffers so that many idle connections
+/// stay cheap, and the message/frame limits above.
+pub fn websocket_config(max_message_size: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(32 << 10)
+        .write_buffer_size(64 << 10)
+        .max_message_size(Some(max_message_size))
+        .max_frame_size(Some(MAX_FRAME_SIZE.min(max_message_size)))
+}

@@ -1,0 +1,198 @@
+//! Messages written by JS on their way to the socket, and the write bound.
+
+use std::collections::VecDeque;
+
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::limits::OUTBOUND_QUEUE_BYTES;
+
+/// What JS learns from a write.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SendStatus {
+    /// Queued, and user space holds no more than the bound: resolve now.
+    Accepted = 0,
+    /// Queued, but over the bound: resolve on the "writable" event.
+    MustWait = 1,
+    /// Not queued: the closing handshake has started, so the message cannot go out.
+    Refused = 2,
+}
+
+/// What the connection task should hand to the frame encoder next.
+pub enum NextOutbound {
+    Message(Message),
+    Close(Option<CloseFrame>),
+    Nothing,
+}
+
+pub struct OutboundQueue {
+    messages: VecDeque<(Message, usize)>,
+    queued_bytes: usize,
+    /// Bytes handed to the frame encoder that the socket has not taken yet.
+    in_flight_bytes: usize,
+    /// JS waits for the bound to be met again.
+    js_waiting: bool,
+    /// Messages are accepted until the closing handshake starts or the connection ends.
+    accepting: bool,
+    close: CloseRequest,
+}
+
+/// A Close requested by JS goes out after every message queued before it.
+enum CloseRequest {
+    None,
+    Queued(Option<CloseFrame>),
+    HandedOver,
+}
+
+impl Default for OutboundQueue {
+    fn default() -> Self {
+        OutboundQueue {
+            messages: VecDeque::new(),
+            queued_bytes: 0,
+            in_flight_bytes: 0,
+            js_waiting: false,
+            accepting: true,
+            close: CloseRequest::None,
+        }
+    }
+}
+
+/// Bytes a client frame of this payload occupies on the wire (header and mask included).
+pub fn wire_len(payload_len: usize) -> usize {
+    let extended_length = match payload_len {
+        0..=125 => 0,
+        126..=0xFFFF => 2,
+        _ => 8,
+    };
+    2 + extended_length + 4 + payload_len
+}
+
+impl OutboundQueue {
+    fn pending_bytes(&self) -> usize {
+        self.queued_bytes + self.in_flight_bytes
+    }
+
+    pub fn push(&mut self, message: Message) -> SendStatus {
+        if !self.accepting || !matches!(self.close, CloseRequest::None) {
+            return SendStatus::Refused;
+        }
+        let size = wire_len(message.len());
+        self.queued_bytes += size;
+        self.messages.push_back((message, size));
+        if self.pending_bytes() <= OUTBOUND_QUEUE_BYTES {
+            SendStatus::Accepted
+        } else {
+            self.js_waiting = true;
+            SendStatus::MustWait
+        }
+    }
+
+    /// Records a Close from JS; false if one was already requested.
+    pub fn request_close(&mut self, frame: Option<CloseFrame>) -> bool {
+        if !matches!(self.close, CloseRequest::None) {
+            return false;
+        }
+        self.close = CloseRequest::Queued(frame);
+        true
+    }
+
+    pub fn close_requested(&self) -> bool {
+        !matches!(self.close, CloseRequest::None)
+    }
+
+    /// The next thing to encode: queued messages first, then a requested Close.
+    pub fn next(&mut self) -> NextOutbound {
+        if let Some((message, size)) = self.messages.pop_front() {
+            self.queued_bytes -= size;
+            self.in_flight_bytes += size;
+            return NextOutbound::Message(message);
+        }
+        match std::mem::replace(&mut self.close, CloseRequest::HandedOver) {
+            CloseRequest::Queued(frame) => NextOutbound::Close(frame),
+            unchanged => {
+                self.close = unchanged;
+                NextOutbound::Nothing
+            }
+        }
+    }
+
+    /// The socket has taken all but `in_flight_bytes` of what was handed over.
+    pub fn set_in_flight(&mut self, in_flight_bytes: usize) {
+        self.in_flight_bytes = in_flight_bytes;
+    }
+
+    /// The closing handshake started from the server's side or the connection
+    /// ended: nothing more goes out, and waiting JS writes are never released.
+    pub fn stop_accepting(&mut self) {
+        self.accepting = false;
+        self.messages.clear();
+        self.queued_bytes = 0;
+        self.js_waiting = false;
+    }
+
+    /// True once when a waiting JS write may resolve.
+    pub fn writable_event_due(&mut self) -> bool {
+        if self.js_waiting && self.accepting && self.pending_bytes() <= OUTBOUND_QUEUE_BYTES {
+            self.js_waiting = false;
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binary(len: usize) -> Message {
+        Message::binary(vec![7u8; len])
+    }
+
+    #[test]
+    fn small_writes_are_accepted_until_the_bound_then_must_wait() {
+        let mut queue = OutboundQueue::default();
+        assert_eq!(queue.push(binary(1000)), SendStatus::Accepted);
+        assert_eq!(
+            queue.push(binary(OUTBOUND_QUEUE_BYTES)),
+            SendStatus::MustWait
+        );
+        assert!(!queue.writable_event_due());
+        while let NextOutbound::Message(_) = queue.next() {}
+        queue.set_in_flight(OUTBOUND_QUEUE_BYTES / 2);
+        assert!(queue.writable_event_due());
+        assert!(!queue.writable_event_due());
+    }
+
+    #[test]
+    fn close_goes_after_queued_messages_and_refuses_later_writes() {
+        let mut queue = OutboundQueue::default();
+        queue.push(binary(3));
+        assert!(queue.request_close(None));
+        assert!(!queue.request_close(None));
+        assert_eq!(queue.push(binary(3)), SendStatus::Refused);
+        assert!(matches!(queue.next(), NextOutbound::Message(_)));
+        assert!(matches!(queue.next(), NextOutbound::Close(None)));
+        assert!(matches!(queue.next(), NextOutbound::Nothing));
+    }
+
+    #[test]
+    fn a_write_waiting_when_sending_stops_is_never_released() {
+        let mut queue = OutboundQueue::default();
+        assert_eq!(
+            queue.push(binary(OUTBOUND_QUEUE_BYTES * 2)),
+            SendStatus::MustWait
+        );
+        queue.stop_accepting();
+        queue.set_in_flight(0);
+        assert!(!queue.writable_event_due());
+        assert_eq!(queue.push(binary(1)), SendStatus::Refused);
+    }
+
+    #[test]
+    fn wire_length_counts_header_and_mask() {
+        assert_eq!(wire_len(0), 6);
+        assert_eq!(wire_len(125), 131);
+        assert_eq!(wire_len(126), 134);
+        assert_eq!(wire_len(70_000), 70_014);
+    }
+}
