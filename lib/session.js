@@ -61,6 +61,17 @@ function toOutgoingMessage(chunk) {
   return toUSVString(chunk)
 }
 
+/**
+ * The native side holds its event callback for the connection's lifetime; the
+ * callback must not keep the session (and so the connection) alive by itself.
+ * It is made out here because a closure made in a method shares that method's
+ * scope, `this` included.
+ */
+function listenWeakly(session) {
+  const weakSession = new WeakRef(session)
+  return ([kind, opened, closed]) => weakSession.deref()?.onNativeEvent(kind, opened, closed)
+}
+
 class Session {
   /**
    * @param {string} url the serialized URL, for error messages
@@ -103,13 +114,8 @@ class Session {
       )
       return
     }
-    // The native side holds its callback for the connection's lifetime; it
-    // must not keep this session (and so the connection) alive by itself.
-    const session = new WeakRef(this)
     try {
-      this.native = native.connect(target, ([kind, opened, closed]) =>
-        session.deref()?.onNativeEvent(kind, opened, closed),
-      )
+      this.native = native.connect(target, listenWeakly(this))
     } catch (error) {
       queueMicrotask(() => this.connectionFailed(error.message))
       return
