@@ -291,9 +291,9 @@ impl Driver<'_> {
 
     fn on_read_failure(&mut self, failure: ReadFailure) -> Result<(), CloseOutcome> {
         match failure {
-            ReadFailure::Abrupt(_) if self.received_close.is_some() => {
-                Err(self.outcome_at_end_of_stream())
-            }
+            // The server's Close already arrived: whatever breaks after it,
+            // the closing handshake is complete.
+            _ if self.received_close.is_some() => Err(self.outcome_at_end_of_stream()),
             ReadFailure::Abrupt(message) => Err(CloseOutcome::failed(message)),
             ReadFailure::Violation {
                 close_code,

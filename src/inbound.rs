@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use tokio_tungstenite::tungstenite::Bytes;
 
-use crate::limits::INBOUND_QUEUE_BYTES;
+use crate::limits::{INBOUND_QUEUE_BYTES, MAX_BATCH_MESSAGES};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum MessageKind {
@@ -46,27 +46,30 @@ impl InboundQueue {
         self.queued_bytes = 0;
     }
 
-    /// Hands over every queued message, or records that JS now waits for one.
+    /// Hands over the queued messages (up to a batch), or records that JS now
+    /// waits for one.
     pub fn take_batch(&mut self) -> Option<MessageBatch> {
-        if self.messages.is_empty() {
+        let count = self.messages.len().min(MAX_BATCH_MESSAGES);
+        if count == 0 {
             self.js_waiting = true;
             return None;
         }
-        let mut layout = Vec::with_capacity(self.messages.len() * 2);
-        let data = if self.messages.len() == 1 {
+        let mut layout = Vec::with_capacity(count * 2);
+        let mut batch = self.messages.drain(..count);
+        let data = if count == 1 {
             // A lone message (often a large one) is handed over without a copy.
-            let (kind, payload) = self.messages.pop_front().expect("one message is queued");
+            let (kind, payload) = batch.next()?;
             layout.extend([kind as u32, payload.len() as u32]);
             Vec::from(payload)
         } else {
-            let mut data = Vec::with_capacity(self.queued_bytes);
-            for (kind, payload) in self.messages.drain(..) {
+            let mut data = Vec::new();
+            for (kind, payload) in batch {
                 layout.extend([kind as u32, payload.len() as u32]);
                 data.extend_from_slice(&payload);
             }
             data
         };
-        self.queued_bytes = 0;
+        self.queued_bytes -= data.len();
         Some(MessageBatch { data, layout })
     }
 }
@@ -92,6 +95,18 @@ mod tests {
         assert!(queue.take_batch().is_none());
         assert!(queue.push(MessageKind::Text, Bytes::from_static(b"a")));
         assert!(!queue.push(MessageKind::Text, Bytes::from_static(b"b")));
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_max_batch_messages() {
+        let mut queue = InboundQueue::default();
+        for _ in 0..MAX_BATCH_MESSAGES + 1 {
+            queue.push(MessageKind::Text, Bytes::from_static(b"x"));
+        }
+        let first = queue.take_batch().expect("messages are queued");
+        assert_eq!(first.layout.len(), MAX_BATCH_MESSAGES * 2);
+        let rest = queue.take_batch().expect("one message is left");
+        assert_eq!(rest.data, b"x");
     }
 
     #[test]

@@ -7,6 +7,11 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 /// Past this bound TCP flow control pushes back on the server.
 pub const INBOUND_QUEUE_BYTES: usize = 1 << 20;
 
+/// Most messages handed to JS in one batch. Web streams queue chunks in an
+/// array whose shift() turns linear once it holds tens of thousands, so a
+/// whole 1 MiB of tiny messages at once costs far more than a few batches.
+pub const MAX_BATCH_MESSAGES: usize = 512;
+
 /// Bytes of written messages held in user space (our queue plus the frame
 /// encoder's buffer) before a write's promise has to wait for the socket.
 pub const OUTBOUND_QUEUE_BYTES: usize = 256 << 10;
