@@ -5,6 +5,7 @@
 
 const { Session } = require('./lib/session')
 const { WebSocketError } = require('./lib/websocket-error')
+const { proxyFromEnvironment, readNodeOptions } = require('./lib/node-options')
 const {
   describe,
   isAbortSignal,
@@ -43,15 +44,21 @@ function parseWebSocketURL(input) {
   return url
 }
 
-function connectTarget(url, protocols) {
+/** What the native side needs to connect to `url`. */
+function connectTarget(url, protocols, nodeOptions) {
   const secure = url.protocol === 'wss:'
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port)
   return {
-    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+    host,
+    port,
     hostHeader: url.host,
     resource: `${url.pathname}${url.search}`,
     protocols,
-    secure,
+    headers: nodeOptions.headers,
+    maxMessageSize: nodeOptions.maxMessageSize,
+    tls: secure ? (nodeOptions.tls ?? { rejectUnauthorized: true }) : undefined,
+    proxy: nodeOptions.proxy ?? proxyFromEnvironment(secure, host, port),
   }
 }
 
@@ -65,6 +72,7 @@ class WebSocketStream {
     }
     const urlString = toUSVString(url)
     const dictionary = toDictionary(options, 'WebSocketStream options')
+    const nodeOptions = readNodeOptions(dictionary)
     const rawProtocols = dictionary.protocols
     const protocols =
       rawProtocols === undefined
@@ -79,7 +87,7 @@ class WebSocketStream {
     const record = parseWebSocketURL(urlString)
     validateProtocols(protocols)
     this.#url = record.href
-    this.#session = new Session(record.href, connectTarget(record, protocols), signal ?? null)
+    this.#session = new Session(record.href, connectTarget(record, protocols, nodeOptions), signal ?? null)
   }
 
   get url() {

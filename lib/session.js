@@ -108,12 +108,6 @@ class Session {
       this.onAbort = () => this.abortHandshake()
       signal.addEventListener('abort', this.onAbort, { once: true })
     }
-    if (target.secure) {
-      queueMicrotask(() =>
-        this.connectionFailed('wss:// is not supported by this version of websocketstream yet'),
-      )
-      return
-    }
     try {
       this.native = native.connect(target, listenWeakly(this))
     } catch (error) {

@@ -8,7 +8,6 @@ use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
 use futures::{Sink, Stream};
-use tokio::net::TcpStream;
 use tokio::time::{sleep, Sleep};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::Message;
@@ -21,6 +20,7 @@ use crate::handshake::{self, HandshakeRequest};
 use crate::inbound::{InboundQueue, MessageKind};
 use crate::limits::{websocket_config, CLOSE_TIMEOUT};
 use crate::outbound::{wire_len, NextOutbound, OutboundQueue};
+use crate::transport::{self, Transport, TransportTarget};
 
 /// The state JS and the connection task share.
 #[derive(Default)]
@@ -38,31 +38,23 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub struct ConnectTarget {
-    pub host: String,
-    pub port: u16,
+    pub transport: TransportTarget,
     pub request: HandshakeRequest,
     pub max_message_size: usize,
 }
 
 /// Runs a connection from TCP connect to its end and says how it ended.
 pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> CloseOutcome {
-    let mut tcp = match TcpStream::connect((target.host.as_str(), target.port)).await {
-        Ok(tcp) => tcp,
-        Err(error) => {
-            return CloseOutcome::failed(format!(
-                "could not connect to {}:{}: {error}",
-                target.host, target.port
-            ))
-        }
+    let mut stream = match transport::open(&target.transport).await {
+        Ok(stream) => stream,
+        Err(message) => return CloseOutcome::failed(message),
     };
-    // Small messages should leave at once rather than wait for Nagle.
-    let _ = tcp.set_nodelay(true);
-    let response = match handshake::perform(&mut tcp, &target.request).await {
+    let response = match handshake::perform(&mut stream, &target.request).await {
         Ok(response) => response,
         Err(message) => return CloseOutcome::failed(message),
     };
     let ws = WebSocketStream::from_partially_read(
-        CountingStream::new(tcp),
+        CountingStream::new(stream),
         response.leftover,
         Role::Client,
         Some(websocket_config(target.max_message_size)),
@@ -91,7 +83,7 @@ pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> 
 }
 
 struct Driver<'a> {
-    ws: WebSocketStream<CountingStream<TcpStream>>,
+    ws: WebSocketStream<CountingStream<Transport>>,
     shared: &'a Shared,
     events: &'a EventSink,
     /// Wire bytes handed to the frame encoder since its buffer was last empty.

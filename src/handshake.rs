@@ -5,11 +5,11 @@
 //! were offered, an unoffered extension fails the connection, and the failure
 //! message has to say which rule the server broke.
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use crate::limits::MAX_HANDSHAKE_RESPONSE_BYTES;
+use crate::http_head::{read_response_head, ResponseHead};
 
 /// What the request needs from the URL, already split by the JS wrapper.
 pub struct HandshakeRequest {
@@ -18,6 +18,8 @@ pub struct HandshakeRequest {
     /// Path and query, never empty (at least `/`).
     pub resource: String,
     pub protocols: Vec<String>,
+    /// Extra request headers, already checked by the JS wrapper.
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -42,6 +44,9 @@ impl HandshakeRequest {
                 self.protocols.join(", ")
             ));
         }
+        for (name, value) in &self.headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
         request.push_str("\r\n");
         request
     }
@@ -56,8 +61,7 @@ pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
         .write_all(request.encode(&key).as_bytes())
         .await
         .map_err(|error| format!("the handshake request could not be sent: {error}"))?;
-    let (head, leftover) = read_response_head(stream).await?;
-    let response = parse_response_head(&head)?;
+    let (response, leftover) = read_response_head(stream, "the handshake").await?;
     validate(
         &response,
         &derive_accept_key(key.as_bytes()),
@@ -68,99 +72,6 @@ pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
         extensions,
         leftover,
     })
-}
-
-async fn read_response_head<S: AsyncRead + Unpin>(
-    stream: &mut S,
-) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let mut buffer = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        if let Some(end) = find_head_end(&buffer) {
-            let leftover = buffer.split_off(end);
-            return Ok((buffer, leftover));
-        }
-        if buffer.len() > MAX_HANDSHAKE_RESPONSE_BYTES {
-            return Err(format!(
-                "the server's handshake response is longer than {MAX_HANDSHAKE_RESPONSE_BYTES} bytes"
-            ));
-        }
-        let read = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|error| format!("the connection failed during the handshake: {error}"))?;
-        if read == 0 {
-            return Err(if buffer.is_empty() {
-                "the server closed the connection without answering the handshake".to_string()
-            } else {
-                "the server closed the connection in the middle of its handshake response"
-                    .to_string()
-            });
-        }
-        buffer.extend_from_slice(&chunk[..read]);
-    }
-}
-
-fn find_head_end(buffer: &[u8]) -> Option<usize> {
-    buffer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|at| at + 4)
-}
-
-struct ResponseHead {
-    status: u16,
-    status_text: String,
-    headers: Vec<(String, String)>,
-}
-
-impl ResponseHead {
-    /// All values of a header, joined as HTTP joins repeated fields.
-    fn header(&self, name: &str) -> Option<String> {
-        let values: Vec<&str> = self
-            .headers
-            .iter()
-            .filter(|(field, _)| field.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-            .collect();
-        (!values.is_empty()).then(|| values.join(", "))
-    }
-}
-
-fn parse_response_head(head: &[u8]) -> Result<ResponseHead, String> {
-    let text = std::str::from_utf8(head)
-        .map_err(|_| "the server's handshake response is not valid text".to_string())?;
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or_default();
-    let status = parts.next().and_then(|code| code.parse::<u16>().ok());
-    let (true, Some(status)) = (version.starts_with("HTTP/1."), status) else {
-        return Err(format!(
-            "the server did not answer with HTTP (status line {:?})",
-            truncate(status_line, 60)
-        ));
-    };
-    let status_text = parts.next().unwrap_or_default().to_string();
-    let mut headers = Vec::new();
-    for line in lines.filter(|line| !line.is_empty()) {
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(format!(
-                "the server sent a malformed header line {:?}",
-                truncate(line, 60)
-            ));
-        };
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    Ok(ResponseHead {
-        status,
-        status_text,
-        headers,
-    })
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
 }
 
 /// RFC 6455 §4.1 and the Fetch "establish a WebSocket connection" checks.
@@ -233,7 +144,7 @@ mod tests {
     const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
     fn head(text: &str) -> ResponseHead {
-        parse_response_head(text.as_bytes()).expect("a parsable head")
+        ResponseHead::parse(text.as_bytes()).expect("a parsable head")
     }
 
     fn upgrade(extra: &str) -> ResponseHead {
@@ -254,10 +165,12 @@ mod tests {
             host_header: "h:8080".into(),
             resource: "/a?b".into(),
             protocols: vec![],
+            headers: vec![("Authorization".into(), "Bearer t".into())],
         };
         let encoded = request.encode("k");
         assert!(encoded.starts_with("GET /a?b HTTP/1.1\r\nHost: h:8080\r\n"));
         assert!(!encoded.contains("Sec-WebSocket-Protocol"));
+        assert!(encoded.ends_with("Authorization: Bearer t\r\n\r\n"));
         request.protocols = vec!["a".into(), "b".into()];
         assert!(request
             .encode("k")
@@ -299,10 +212,5 @@ mod tests {
         assert!(validate(&not_found, ACCEPT, &[])
             .unwrap_err()
             .contains("HTTP 404 Not Found"));
-    }
-
-    #[test]
-    fn a_non_http_answer_is_reported_as_such() {
-        assert!(parse_response_head(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
     }
 }

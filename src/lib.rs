@@ -6,10 +6,13 @@ mod connection;
 mod counting_stream;
 mod events;
 mod handshake;
+mod http_head;
 mod inbound;
 mod limits;
 mod outbound;
 mod runtime;
+mod tls;
+mod transport;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -27,8 +30,10 @@ use crate::connection::{lock, ConnectTarget, Shared};
 use crate::events::{ClosedInfo, Event, EventSink, OpenedInfo};
 use crate::handshake::HandshakeRequest;
 use crate::limits::DEFAULT_MAX_MESSAGE_SIZE;
+use crate::tls::TlsSettings;
+use crate::transport::{ProxySettings, TransportTarget};
 
-/// Where to connect, already parsed and validated by the JS wrapper.
+/// Where and how to connect, already parsed and validated by the JS wrapper.
 #[napi(object)]
 pub struct ConnectOptions {
     /// Host name or IP address to connect to (IPv6 without brackets).
@@ -39,7 +44,79 @@ pub struct ConnectOptions {
     /// Path and query of the URL.
     pub resource: String,
     pub protocols: Vec<String>,
+    /// Extra request headers as `[name, value, name, value, …]`.
+    pub headers: Vec<String>,
     pub max_message_size: Option<u32>,
+    /// Present for wss://.
+    pub tls: Option<TlsOptions>,
+    pub proxy: Option<ProxyOptions>,
+}
+
+#[napi(object)]
+pub struct TlsOptions {
+    /// PEM certificates that replace the default roots.
+    pub ca: Option<Vec<String>>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub reject_unauthorized: bool,
+    pub servername: Option<String>,
+}
+
+#[napi(object)]
+pub struct ProxyOptions {
+    pub host: String,
+    pub port: u32,
+    /// The Proxy-Authorization header value, if any.
+    pub authorization: Option<String>,
+}
+
+fn to_port(port: u32) -> Result<u16> {
+    u16::try_from(port)
+        .map_err(|_| Error::new(Status::InvalidArg, format!("port {port} is out of range")))
+}
+
+impl ConnectOptions {
+    fn into_target(self) -> Result<ConnectTarget> {
+        let proxy = match self.proxy {
+            Some(proxy) => Some(ProxySettings {
+                port: to_port(proxy.port)?,
+                host: proxy.host,
+                authorization: proxy.authorization,
+            }),
+            None => None,
+        };
+        let tls = self.tls.map(|tls| {
+            let settings = TlsSettings {
+                ca: tls.ca,
+                cert: tls.cert,
+                key: tls.key,
+                reject_unauthorized: tls.reject_unauthorized,
+            };
+            (settings, tls.servername)
+        });
+        let mut header_fields = self.headers.into_iter();
+        let mut headers = Vec::new();
+        while let (Some(name), Some(value)) = (header_fields.next(), header_fields.next()) {
+            headers.push((name, value));
+        }
+        Ok(ConnectTarget {
+            transport: TransportTarget {
+                port: to_port(self.port)?,
+                host: self.host,
+                proxy,
+                tls,
+            },
+            request: HandshakeRequest {
+                host_header: self.host_header,
+                resource: self.resource,
+                protocols: self.protocols,
+                headers,
+            },
+            max_message_size: self
+                .max_message_size
+                .map_or(DEFAULT_MAX_MESSAGE_SIZE, |size| size as usize),
+        })
+    }
 }
 
 /// Every message queued when JS asked: one buffer, and `[kind, length]` pairs
@@ -66,30 +143,13 @@ pub fn connect(
 ) -> Result<NativeConnection> {
     let runtime =
         runtime::runtime().map_err(|message| Error::new(Status::GenericFailure, message))?;
-    let port = u16::try_from(options.port).map_err(|_| {
-        Error::new(
-            Status::InvalidArg,
-            format!("port {} is out of range", options.port),
-        )
-    })?;
+    let target = options.into_target()?;
     let events = EventSink::new(
         on_event
             .build_threadsafe_function::<Event>()
             .callee_handled::<false>()
             .build_callback(|context| Ok(context.value.into_args()))?,
     );
-    let target = ConnectTarget {
-        host: options.host,
-        port,
-        request: HandshakeRequest {
-            host_header: options.host_header,
-            resource: options.resource,
-            protocols: options.protocols,
-        },
-        max_message_size: options
-            .max_message_size
-            .map_or(DEFAULT_MAX_MESSAGE_SIZE, |size| size as usize),
-    };
     let shared = Arc::new(Shared::default());
     let task_shared = shared.clone();
     let task = runtime.spawn(async move {

@@ -1,0 +1,161 @@
+'use strict'
+// The options a Node service needs beyond the draft's `protocols` and
+// `signal`: `headers`, `tls`, `maxMessageSize` and an HTTP CONNECT `proxy`
+// (or, with NODE_USE_ENV_PROXY=1, the proxy environment variables). Every
+// invalid value is a TypeError naming the option.
+
+const { describe, toDictionary } = require('./webidl')
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+// Headers the opening handshake writes itself.
+const RESERVED_HEADERS = new Set(['host', 'upgrade', 'connection'])
+
+function optionError(option, expected, value) {
+  return new TypeError(`WebSocketStream options.${option} must be ${expected}, got ${describe(value)}`)
+}
+
+/** `headers`: a plain object, an iterable of [name, value] pairs, or a Headers. */
+function toHeaderList(value) {
+  if (value === null || typeof value !== 'object') {
+    throw optionError('headers', 'an object, an array of [name, value] pairs or a Headers', value)
+  }
+  const pairs = []
+  if (typeof value[Symbol.iterator] === 'function') {
+    for (const pair of value) {
+      if (pair === null || typeof pair !== 'object' || pair.length !== 2) {
+        throw optionError('headers', 'made of [name, value] pairs', pair)
+      }
+      pairs.push([pair[0], pair[1]])
+    }
+  } else {
+    for (const [name, fieldValue] of Object.entries(value)) {
+      for (const item of Array.isArray(fieldValue) ? fieldValue : [fieldValue]) {
+        pairs.push([name, item])
+      }
+    }
+  }
+  const flat = []
+  for (const [rawName, rawValue] of pairs) {
+    const name = `${rawName}`
+    const fieldValue = `${rawValue}`.trim()
+    if (!TOKEN.test(name)) throw optionError('headers', 'valid header names', name)
+    const lower = name.toLowerCase()
+    if (RESERVED_HEADERS.has(lower) || lower.startsWith('sec-websocket-')) {
+      throw new TypeError(
+        `WebSocketStream options.headers cannot set ${name}: the WebSocket handshake owns it`,
+      )
+    }
+    if (/[\r\n\0]/.test(fieldValue)) {
+      throw optionError(`headers[${JSON.stringify(name)}]`, 'a value without CR, LF or NUL', fieldValue)
+    }
+    flat.push(name, fieldValue)
+  }
+  return flat
+}
+
+function toPem(value, option) {
+  if (typeof value === 'string') return value
+  if (ArrayBuffer.isView(value)) {
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8')
+  }
+  throw optionError(option, 'a PEM string or Buffer', value)
+}
+
+/** `tls`: { ca, cert, key, rejectUnauthorized, servername }. */
+function toTlsOptions(value) {
+  const tls = toDictionary(value, 'WebSocketStream options.tls')
+  const { ca, cert, key, rejectUnauthorized, servername } = tls
+  if (rejectUnauthorized !== undefined && typeof rejectUnauthorized !== 'boolean') {
+    throw optionError('tls.rejectUnauthorized', 'a boolean', rejectUnauthorized)
+  }
+  if (servername !== undefined && typeof servername !== 'string') {
+    throw optionError('tls.servername', 'a string', servername)
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError('WebSocketStream options.tls.cert and tls.key must be given together')
+  }
+  return {
+    ca:
+      ca === undefined
+        ? undefined
+        : (Array.isArray(ca) ? ca : [ca]).map((item) => toPem(item, 'tls.ca')),
+    cert: cert === undefined ? undefined : toPem(cert, 'tls.cert'),
+    key: key === undefined ? undefined : toPem(key, 'tls.key'),
+    rejectUnauthorized: rejectUnauthorized ?? true,
+    servername,
+  }
+}
+
+function toMaxMessageSize(value) {
+  if (!Number.isInteger(value) || value < 1 || value > 0xffffffff) {
+    throw optionError('maxMessageSize', 'a whole number of bytes from 1 to 4294967295', value)
+  }
+  return value
+}
+
+/** An `http://[user:pass@]host:port` proxy URL as the native side needs it. */
+function toProxyOptions(value, option) {
+  let url
+  try {
+    url = new URL(`${value}`)
+  } catch {
+    throw optionError(option, 'an http:// proxy URL', value)
+  }
+  if (url.protocol !== 'http:') throw optionError(option, 'an http:// proxy URL', value)
+  const proxy = {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port === '' ? 80 : Number(url.port),
+    authorization: undefined,
+  }
+  if (url.username !== '' || url.password !== '') {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+    proxy.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`
+  }
+  return proxy
+}
+
+/** NO_PROXY: `*`, or host names (matching subdomains too) and IPs, each with an optional port. */
+function bypassesProxy(noProxy, host, port) {
+  return noProxy
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .some((entry) => {
+      if (entry === '*') return true
+      const match = /^(.*?)(?::(\d+))?$/.exec(entry.replace(/^\[(.*)\](:\d+)?$/, '$1$2'))
+      const [, pattern, entryPort] = match
+      if (entryPort !== undefined && Number(entryPort) !== port) return false
+      const domain = pattern.replace(/^\*?\./, '').toLowerCase()
+      return host === domain || host.endsWith(`.${domain}`)
+    })
+}
+
+/** The proxy from the environment, as Node 24 does for http and fetch with NODE_USE_ENV_PROXY=1. */
+function proxyFromEnvironment(secure, host, port) {
+  const env = process.env
+  if (env.NODE_USE_ENV_PROXY !== '1' && env.NODE_USE_ENV_PROXY !== 'true') return undefined
+  const name = secure ? 'HTTPS_PROXY' : 'HTTP_PROXY'
+  const proxyUrl = env[name] ?? env[name.toLowerCase()]
+  if (!proxyUrl) return undefined
+  const noProxy = env.NO_PROXY ?? env.no_proxy ?? ''
+  if (bypassesProxy(noProxy, host.toLowerCase(), port)) return undefined
+  return toProxyOptions(proxyUrl, `proxy (from ${name})`)
+}
+
+/**
+ * Reads the Node options from the options dictionary, in WebIDL member order
+ * around the draft's own members (which the caller reads).
+ */
+function readNodeOptions(dictionary) {
+  const rawHeaders = dictionary.headers
+  const rawMaxMessageSize = dictionary.maxMessageSize
+  const rawProxy = dictionary.proxy
+  const rawTls = dictionary.tls
+  return {
+    headers: rawHeaders === undefined ? [] : toHeaderList(rawHeaders),
+    maxMessageSize: rawMaxMessageSize === undefined ? undefined : toMaxMessageSize(rawMaxMessageSize),
+    proxy: rawProxy === undefined ? undefined : toProxyOptions(rawProxy, 'proxy'),
+    tls: rawTls === undefined ? undefined : toTlsOptions(rawTls),
+  }
+}
+
+module.exports = { bypassesProxy, proxyFromEnvironment, readNodeOptions }

@@ -1,0 +1,141 @@
+//! The byte stream under the WebSocket: plain TCP or TLS over TCP, reached
+//! directly or through an HTTP CONNECT proxy.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use crate::http_head::read_response_head;
+use crate::tls::{client_config, server_name, TlsSettings};
+
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// An HTTP proxy to tunnel through with CONNECT.
+pub struct ProxySettings {
+    pub host: String,
+    pub port: u16,
+    /// The full Proxy-Authorization value, when the proxy URL had credentials.
+    pub authorization: Option<String>,
+}
+
+pub struct TransportTarget {
+    pub host: String,
+    pub port: u16,
+    pub proxy: Option<ProxySettings>,
+    /// Present for wss://.
+    pub tls: Option<(TlsSettings, Option<String>)>,
+}
+
+pub async fn open(target: &TransportTarget) -> Result<Transport, String> {
+    let tcp = match &target.proxy {
+        None => connect_tcp(&target.host, target.port).await?,
+        Some(proxy) => {
+            let mut tcp = connect_tcp(&proxy.host, proxy.port)
+                .await
+                .map_err(|error| format!("proxy: {error}"))?;
+            tunnel(&mut tcp, proxy, &target.host, target.port).await?;
+            tcp
+        }
+    };
+    let Some((settings, servername)) = &target.tls else {
+        return Ok(Transport::Plain(tcp));
+    };
+    let config = client_config(settings)?;
+    let name = server_name(&target.host, servername.as_deref())?;
+    let tls = TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|error| format!("the TLS handshake with {} failed: {error}", target.host))?;
+    Ok(Transport::Tls(Box::new(tls)))
+}
+
+async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, String> {
+    let tcp = TcpStream::connect((host, port))
+        .await
+        .map_err(|error| format!("could not connect to {host}:{port}: {error}"))?;
+    // Small messages should leave at once rather than wait for Nagle.
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+/// Asks the proxy for a tunnel to `host:port` and checks its answer.
+async fn tunnel(
+    tcp: &mut TcpStream,
+    proxy: &ProxySettings,
+    host: &str,
+    port: u16,
+) -> Result<(), String> {
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(authorization) = &proxy.authorization {
+        request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
+    }
+    request.push_str("\r\n");
+    tcp.write_all(request.as_bytes())
+        .await
+        .map_err(|error| format!("the proxy connection failed: {error}"))?;
+    let (response, leftover) = read_response_head(tcp, "the proxy's CONNECT").await?;
+    if !(200..300).contains(&response.status) {
+        return Err(format!(
+            "the proxy {}:{} refused the tunnel to {authority} with HTTP {} {}",
+            proxy.host, proxy.port, response.status, response.status_text
+        ));
+    }
+    // Nothing may come through the tunnel before our own handshake.
+    if !leftover.is_empty() {
+        return Err("the proxy sent data before the tunnel was used".to_string());
+    }
+    Ok(())
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Transport::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Transport::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Transport::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Transport::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
