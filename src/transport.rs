@@ -35,6 +35,14 @@ pub struct TransportTarget {
 }
 
 pub async fn open(target: &TransportTarget) -> Result<Transport, String> {
+    // Bad TLS options are the caller's mistake: report them before connecting.
+    let tls = match &target.tls {
+        Some((settings, servername)) => Some((
+            client_config(settings)?,
+            server_name(&target.host, servername.as_deref())?,
+        )),
+        None => None,
+    };
     let tcp = match &target.proxy {
         None => connect_tcp(&target.host, target.port).await?,
         Some(proxy) => {
@@ -45,11 +53,9 @@ pub async fn open(target: &TransportTarget) -> Result<Transport, String> {
             tcp
         }
     };
-    let Some((settings, servername)) = &target.tls else {
+    let Some((config, name)) = tls else {
         return Ok(Transport::Plain(tcp));
     };
-    let config = client_config(settings)?;
-    let name = server_name(&target.host, servername.as_deref())?;
     let tls = TlsConnector::from(config)
         .connect(name, tcp)
         .await

@@ -1,0 +1,124 @@
+// wss:// against a local https server with the ws package on top, using a
+// certificate authority the test makes.
+import test from 'ava'
+import https from 'node:https'
+import { WebSocketServer } from 'ws'
+import { WebSocketStream, WebSocketError } from '../index.mjs'
+import { makeCertificates } from './helpers/certificates.mjs'
+import { rejectionOf } from './helpers/settle.mjs'
+
+const certificates = makeCertificates()
+test.after.always(() => certificates.remove())
+
+async function startTlsServer(t, identity, serverOptions = {}) {
+  const server = https.createServer({ ...identity, ...serverOptions })
+  const wss = new WebSocketServer({ server })
+  const peers = []
+  wss.on('connection', (socket, request) => {
+    peers.push(request)
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }))
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const client of wss.clients) client.terminate()
+    server.close()
+  })
+  return { port: server.address().port, peers }
+}
+
+async function echoOnce(wss, message) {
+  const { readable, writable } = await wss.opened
+  const writer = writable.getWriter()
+  const reader = readable.getReader()
+  await writer.write(message)
+  const { value } = await reader.read()
+  wss.close()
+  await wss.closed
+  return value
+}
+
+test('wss:// with the test CA in tls.ca verifies the server and echoes', async (t) => {
+  const { port } = await startTlsServer(t, certificates.server)
+  const wss = new WebSocketStream(`wss://localhost:${port}/`, { tls: { ca: certificates.ca } })
+  t.is(await echoOnce(wss, 'over tls'), 'over tls')
+})
+
+test('https:// URLs connect as wss:// and an IP address is verified against the certificate', async (t) => {
+  const { port } = await startTlsServer(t, certificates.server)
+  const wss = new WebSocketStream(`https://127.0.0.1:${port}/`, { tls: { ca: Buffer.from(certificates.ca) } })
+  t.is(wss.url, `wss://127.0.0.1:${port}/`)
+  t.deepEqual(await echoOnce(wss, new Uint8Array([1, 2, 3])), new Uint8Array([1, 2, 3]))
+})
+
+test('an untrusted certificate fails the handshake with a WebSocketError naming the TLS cause', async (t) => {
+  const { port } = await startTlsServer(t, certificates.untrusted)
+  const wss = new WebSocketStream(`wss://localhost:${port}/`, { tls: { ca: certificates.ca } })
+  const error = await rejectionOf(wss.opened)
+  t.true(error instanceof WebSocketError)
+  t.regex(error.message, /TLS handshake .*failed.*(UnknownIssuer|certificate)/i)
+  const closedError = await rejectionOf(wss.closed)
+  t.true(closedError instanceof WebSocketError)
+  t.is(closedError.closeCode, 1006)
+})
+
+test('the default roots do not trust the test CA', async (t) => {
+  const { port } = await startTlsServer(t, certificates.server)
+  const wss = new WebSocketStream(`wss://localhost:${port}/`)
+  const error = await rejectionOf(wss.opened)
+  t.true(error instanceof WebSocketError)
+  t.regex(error.message, /UnknownIssuer/)
+})
+
+test('a certificate for another host fails the handshake with the host named', async (t) => {
+  const { port } = await startTlsServer(t, certificates.otherHost)
+  const wss = new WebSocketStream(`wss://localhost:${port}/`, { tls: { ca: certificates.ca } })
+  const error = await rejectionOf(wss.opened)
+  t.true(error instanceof WebSocketError)
+  t.regex(error.message, /not valid for name "localhost"/)
+})
+
+test('tls.servername chooses the name verified (and sent as SNI)', async (t) => {
+  const { port } = await startTlsServer(t, certificates.otherHost)
+  const wss = new WebSocketStream(`wss://127.0.0.1:${port}/`, {
+    tls: { ca: certificates.ca, servername: 'other.example' },
+  })
+  t.is(await echoOnce(wss, 'sni'), 'sni')
+})
+
+test('tls.rejectUnauthorized false accepts an untrusted certificate', async (t) => {
+  const { port } = await startTlsServer(t, certificates.untrusted)
+  const wss = new WebSocketStream(`wss://localhost:${port}/`, { tls: { rejectUnauthorized: false } })
+  t.is(await echoOnce(wss, 'insecure'), 'insecure')
+})
+
+test('a client certificate from tls.cert and tls.key is presented to a server that requires one', async (t) => {
+  const { port } = await startTlsServer(t, certificates.server, {
+    ca: certificates.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+  })
+  const withoutCertificate = new WebSocketStream(`wss://localhost:${port}/`, { tls: { ca: certificates.ca } })
+  t.true((await rejectionOf(withoutCertificate.opened)) instanceof WebSocketError)
+  const wss = new WebSocketStream(`wss://localhost:${port}/`, {
+    tls: { ca: [certificates.ca], cert: certificates.client.cert, key: Buffer.from(certificates.client.key) },
+  })
+  t.is(await echoOnce(wss, 'mutual'), 'mutual')
+})
+
+test('invalid tls options are TypeErrors naming the option', (t) => {
+  const url = 'wss://localhost:1/'
+  t.throws(() => new WebSocketStream(url, { tls: 1 }), { instanceOf: TypeError, message: /options\.tls/ })
+  t.throws(() => new WebSocketStream(url, { tls: { ca: 5 } }), { instanceOf: TypeError, message: /tls\.ca/ })
+  t.throws(() => new WebSocketStream(url, { tls: { rejectUnauthorized: 'no' } }), {
+    instanceOf: TypeError,
+    message: /tls\.rejectUnauthorized/,
+  })
+  t.throws(() => new WebSocketStream(url, { tls: { cert: 'x' } }), { instanceOf: TypeError, message: /together/ })
+})
+
+test('PEM that cannot be parsed fails the connection with the option named', async (t) => {
+  const wss = new WebSocketStream('wss://localhost:1/', { tls: { ca: 'not a certificate' } })
+  const error = await rejectionOf(wss.opened)
+  t.true(error instanceof WebSocketError)
+  t.regex(error.message, /tls\.ca/)
+})
