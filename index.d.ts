@@ -28,6 +28,36 @@ export interface WebSocketStreamOptions {
   protocols?: Iterable<string>
   /** Aborts the opening handshake; does nothing once the connection is open. */
   signal?: AbortSignal
+  /**
+   * Node extension: extra request headers. Host, Upgrade, Connection and
+   * Sec-WebSocket-* belong to the handshake and are refused.
+   */
+  headers?: Record<string, string | readonly string[]> | Iterable<readonly [string, string]> | Headers
+  /** Node extension: TLS settings for wss:// URLs. */
+  tls?: WebSocketStreamTlsOptions
+  /** Node extension: the largest message accepted, in bytes (default 64 MiB). */
+  maxMessageSize?: number
+  /**
+   * Node extension: an `http://[user:pass@]host:port` proxy reached with HTTP
+   * CONNECT. Without it, NODE_USE_ENV_PROXY=1 enables HTTP_PROXY / HTTPS_PROXY / NO_PROXY.
+   */
+  proxy?: string | URL
+}
+
+/** PEM text, as a string or bytes. */
+export type Pem = string | ArrayBufferView
+
+export interface WebSocketStreamTlsOptions {
+  /** Trusted CA certificates; replaces the default roots (Mozilla's plus NODE_EXTRA_CA_CERTS). */
+  ca?: Pem | readonly Pem[]
+  /** Client certificate chain; needs `key`. */
+  cert?: Pem
+  /** Client private key; needs `cert`. */
+  key?: Pem
+  /** Verify the server's certificate and host name (default true). */
+  rejectUnauthorized?: boolean
+  /** The name to verify and send as SNI, instead of the URL's host. */
+  servername?: string
 }
 
 export declare class WebSocketStream {

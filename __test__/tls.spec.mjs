@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws'
 import { WebSocketStream, WebSocketError } from '../index.mjs'
 import { makeCertificates } from './helpers/certificates.mjs'
 import { rejectionOf } from './helpers/settle.mjs'
+import { startConnectProxy } from './helpers/proxy.mjs'
 
 const certificates = makeCertificates()
 test.after.always(() => certificates.remove())
@@ -121,4 +122,13 @@ test('PEM that cannot be parsed fails the connection with the option named', asy
   const error = await rejectionOf(wss.opened)
   t.true(error instanceof WebSocketError)
   t.regex(error.message, /tls\.ca/)
+})
+
+test('wss:// goes through an HTTP CONNECT proxy, TLS inside the tunnel', async (t) => {
+  const { port } = await startTlsServer(t, certificates.server)
+  const proxy = await startConnectProxy()
+  t.teardown(() => proxy.close())
+  const wss = new WebSocketStream(`wss://localhost:${port}/`, { tls: { ca: certificates.ca }, proxy: proxy.url })
+  t.is(await echoOnce(wss, 'tunnelled'), 'tunnelled')
+  t.is(proxy.requests[0].target, `localhost:${port}`)
 })
