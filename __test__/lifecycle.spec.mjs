@@ -1,0 +1,153 @@
+// Process and thread lifecycle (DESIGN.md "Decisions where the draft is
+// silent"; TOOLCHAIN.md "Traps"): a process ends on its own once its
+// connections are done, stays alive while one is open, a collected stream
+// ends its socket, worker_threads work and survive termination, and the ESM
+// and CommonJS entries are the same classes. Scripts run as child processes
+// so a hang, an unhandled rejection or a crash shows up in their exit.
+import test from 'ava'
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import net from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { setTimeout as delay } from 'node:timers/promises'
+import { startWsServer } from './helpers/servers.mjs'
+import { withTimeout } from './helpers/timeout.mjs'
+
+const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+
+/**
+ * Starts `node [nodeArgs] fixture args`. Returns the child, its collected
+ * output and a promise of its exit; the child is killed at teardown.
+ */
+function runFixture(t, name, args, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, fixture(name), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const output = { stdout: '', stderr: '' }
+  child.stdout.setEncoding('utf8').on('data', (chunk) => (output.stdout += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk) => (output.stderr += chunk))
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return { child, output, exited }
+}
+
+async function waitForOutput(output, text, ms) {
+  await withTimeout(
+    (async () => {
+      while (!output.stdout.includes(text)) await delay(10)
+    })(),
+    ms,
+    `child output ${JSON.stringify(text)}`,
+  )
+}
+
+async function server(t, onConnection) {
+  const peer = await startWsServer(onConnection)
+  t.teardown(() => peer.close())
+  return peer
+}
+
+/** A port on 127.0.0.1 where nothing listens. */
+async function refusedPort() {
+  const probe = net.createServer()
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address()
+  await new Promise((resolve) => probe.close(resolve))
+  return port
+}
+
+test('a script that opens, exchanges a message and closes exits by itself with code 0', async (t) => {
+  const { url } = await server(t)
+  const { output, exited } = runFixture(t, 'open-exchange-close.mjs', [url])
+  const { code, signal } = await withTimeout(exited, 10000, 'the script to exit by itself')
+  t.is(signal, null, output.stderr)
+  t.is(code, 0, output.stderr)
+  t.true(output.stdout.includes('echo: hello from the child'), output.stdout)
+  t.true(output.stdout.includes('closed: 1000 bye'), output.stdout)
+})
+
+test('a script whose connection is refused exits by itself without an unhandled rejection', async (t) => {
+  const port = await refusedPort()
+  const { output, exited } = runFixture(t, 'connect-refused.mjs', [`ws://127.0.0.1:${port}/`])
+  const { code, signal } = await withTimeout(exited, 10000, 'the script to exit by itself')
+  t.is(signal, null, output.stderr)
+  t.is(code, 0, output.stderr)
+  t.false(/unhandled/i.test(output.stderr), output.stderr)
+  t.true(output.stdout.includes('observed: WebSocketError'), output.stdout)
+  t.true(output.stdout.includes('untouched: rejected WebSocketError 1006'), output.stdout)
+})
+
+test('an open connection keeps the process alive until the server closes it', async (t) => {
+  const peer = await server(t, () => {})
+  const { child, output, exited } = runFixture(t, 'open-idle.mjs', [peer.url])
+  await waitForOutput(output, 'opened', 10000)
+  await delay(1000)
+  t.is(child.exitCode, null, `the process exited while its connection was open: ${output.stderr}`)
+  t.is(child.signalCode, null)
+  t.is(peer.connections.size, 1)
+  await peer.close()
+  const { code, signal } = await withTimeout(exited, 10000, 'the script to exit after the server closed')
+  t.is(signal, null, output.stderr)
+  t.is(code, 0, output.stderr)
+  t.true(output.stdout.includes('closed WebSocketError 1006'), output.stdout)
+})
+
+test('a stream collected without close() ends its socket', async (t) => {
+  let serverSawClose
+  const sawClose = new Promise((resolve) => (serverSawClose = resolve))
+  const peer = await server(t, (socket) => {
+    socket.send('first')
+    socket.send('second')
+    socket.on('close', (code) => serverSawClose(code))
+  })
+  const { child, output } = runFixture(t, 'gc-drop.mjs', [peer.url], ['--expose-gc'])
+  await waitForOutput(output, 'dropped', 10000)
+  t.true(output.stdout.includes('read: first'), output.stdout)
+  const code = await withTimeout(sawClose, 10000, 'the server to see the connection close after gc()')
+  t.is(child.exitCode, null, `the process had exited, which would end the socket anyway: ${output.stderr}`)
+  t.is(child.signalCode, null)
+  t.log(`server saw close code ${code}`)
+})
+
+test('three worker_threads at once each echo a message', async (t) => {
+  const { url } = await server(t)
+  const workers = [0, 1, 2].map((i) => {
+    const worker = new Worker(new URL('./fixtures/echo-worker.mjs', import.meta.url), {
+      workerData: { url, message: `worker ${i} ☃` },
+    })
+    t.teardown(() => worker.terminate())
+    const reply = new Promise((resolve, reject) => {
+      worker.once('message', resolve)
+      worker.once('error', reject)
+    })
+    const exit = new Promise((resolve) => worker.once('exit', resolve))
+    return { reply, exit }
+  })
+  const replies = await withTimeout(Promise.all(workers.map((w) => w.reply)), 10000, 'worker replies')
+  replies.forEach((reply, i) => {
+    t.is(reply.echo, `worker ${i} ☃`)
+    t.deepEqual(reply.closed, { closeCode: 1005, reason: '' })
+  })
+  const exitCodes = await withTimeout(Promise.all(workers.map((w) => w.exit)), 10000, 'workers to exit by themselves')
+  t.deepEqual(exitCodes, [0, 0, 0])
+})
+
+test('terminating 50 workers mid-connection does not crash the process', async (t) => {
+  const { output, exited } = runFixture(t, 'worker-terminate-loop.mjs', [])
+  const { code, signal } = await withTimeout(exited, 45000, 'the worker loop to finish')
+  t.is(signal, null, `killed by ${signal}: ${output.stderr}`)
+  t.is(code, 0, output.stderr)
+  t.true(output.stdout.includes('terminated 50 workers'), output.stdout + output.stderr)
+})
+
+test('ESM and CommonJS entries export the same classes', async (t) => {
+  const require = createRequire(import.meta.url)
+  const cjs = require('../index.js')
+  const esm = await import('../index.mjs')
+  t.is(typeof esm.WebSocketStream, 'function')
+  t.is(cjs.WebSocketStream, esm.WebSocketStream)
+  t.is(cjs.WebSocketError, esm.WebSocketError)
+})
