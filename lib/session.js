@@ -17,6 +17,15 @@ const EVENT_CLOSED = 3
 const SEND_ACCEPTED = 0
 const MESSAGE_TEXT = 0
 
+// Received messages are copied by the native side into this one buffer,
+// shared by every connection (JS is single-threaded and empties it at once),
+// so a batch allocates nothing but the messages themselves. At most 512
+// messages a batch: web streams queue chunks in an array whose shift() turns
+// linear once it holds tens of thousands.
+const batchBuffer = new Uint8Array(256 * 1024)
+const batchText = Buffer.from(batchBuffer.buffer)
+const batchLayout = new Uint32Array(2 * 512)
+
 const CONNECTING = 0
 const OPEN = 1
 const CLOSING = 2
@@ -177,14 +186,10 @@ class Session {
     this.updateHold()
   }
 
-  /** Hands the readable every queued message, waiting for the next if none. */
+  /** Hands the readable the queued messages, waiting for the next if none. */
   async pull() {
     while (this.readyState === OPEN) {
-      const batch = this.native.takeMessages()
-      if (batch !== null) {
-        this.enqueueBatch(batch)
-        return
-      }
+      if (this.enqueueQueuedMessages()) return
       await new Promise((resolve) => {
         this.wakeReader = resolve
         this.updateHold()
@@ -194,20 +199,33 @@ class Session {
     }
   }
 
-  enqueueBatch({ data, layout }) {
+  /** Moves one batch from the native queue into the readable; false if none was queued. */
+  enqueueQueuedMessages() {
     const controller = this.readableController
-    // Text is decoded from a Buffer view of the batch; binary messages are
-    // copied out, each into its own exact-size buffer. A lone message already
-    // owns exactly its bytes and is handed over as it is.
-    const textView = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-    const lone = layout.length === 2
+    const count = this.native.takeMessages(batchBuffer, batchLayout)
+    if (count === 0) return false
+    if (count < 0) {
+      // A large message comes in a buffer of its own, exactly its size.
+      const data = this.native.takeLargeMessage()
+      controller.enqueue(
+        batchLayout[0] === MESSAGE_TEXT
+          ? Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')
+          : data,
+      )
+      return true
+    }
     let start = 0
-    for (let index = 0; index < layout.length; index += 2) {
-      const end = start + layout[index + 1]
-      if (layout[index] === MESSAGE_TEXT) controller.enqueue(textView.toString('utf8', start, end))
-      else controller.enqueue(lone ? data : data.slice(start, end))
+    for (let index = 0; index < 2 * count; index += 2) {
+      const end = start + batchLayout[index + 1]
+      // Binary messages are copied out, each into its own exact-size buffer.
+      controller.enqueue(
+        batchLayout[index] === MESSAGE_TEXT
+          ? batchText.toString('utf8', start, end)
+          : batchBuffer.slice(start, end),
+      )
       start = end
     }
+    return true
   }
 
   write(chunk) {
@@ -300,7 +318,7 @@ class Session {
     }
     // Messages that arrived before the server's Close stay readable.
     if (wasOpen) {
-      for (let batch; (batch = this.native.takeMessages()) !== null; ) this.enqueueBatch(batch)
+      while (this.enqueueQueuedMessages());
     }
     const write = this.pendingWrite
     this.pendingWrite = null

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
 use futures::{Sink, Stream};
+use tokio::io::BufReader;
 use tokio::time::{sleep, Sleep};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::Message;
@@ -18,7 +19,7 @@ use crate::counting_stream::CountingStream;
 use crate::events::{Event, EventSink, OpenedInfo};
 use crate::handshake::{self, HandshakeRequest};
 use crate::inbound::{InboundQueue, MessageKind};
-use crate::limits::{websocket_config, CLOSE_TIMEOUT};
+use crate::limits::{websocket_config, CLOSE_TIMEOUT, SOCKET_READ_BUFFER_BYTES};
 use crate::outbound::{wire_len, NextOutbound, OutboundQueue};
 use crate::transport::{self, Transport, TransportTarget};
 
@@ -54,7 +55,7 @@ pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> 
         Err(message) => return CloseOutcome::failed(message),
     };
     let ws = WebSocketStream::from_partially_read(
-        CountingStream::new(stream),
+        CountingStream::new(BufReader::with_capacity(SOCKET_READ_BUFFER_BYTES, stream)),
         response.leftover,
         Role::Client,
         Some(websocket_config(target.max_message_size)),
@@ -83,7 +84,7 @@ pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> 
 }
 
 struct Driver<'a> {
-    ws: WebSocketStream<CountingStream<Transport>>,
+    ws: WebSocketStream<CountingStream<BufReader<Transport>>>,
     shared: &'a Shared,
     events: &'a EventSink,
     /// Wire bytes handed to the frame encoder since its buffer was last empty.

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use tokio_tungstenite::tungstenite::Bytes;
 
-use crate::limits::{INBOUND_QUEUE_BYTES, MAX_BATCH_MESSAGES};
+use crate::limits::{INBOUND_QUEUE_BYTES, LARGE_MESSAGE_BYTES};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum MessageKind {
@@ -12,11 +12,15 @@ pub enum MessageKind {
     Binary = 1,
 }
 
-/// Everything queued, in one buffer, with a layout of `[kind, length]` pairs:
-/// one napi call and two allocations per batch instead of an object per message.
-pub struct MessageBatch {
-    pub data: Vec<u8>,
-    pub layout: Vec<u32>,
+/// What one take from JS found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// Nothing is queued; JS now waits for a "messages" event.
+    Nothing,
+    /// This many messages were copied into the caller's buffer.
+    Copied(usize),
+    /// The next message is large: it is handed over on its own, without a copy.
+    Large(MessageKind),
 }
 
 #[derive(Default)]
@@ -46,32 +50,49 @@ impl InboundQueue {
         self.queued_bytes = 0;
     }
 
-    /// Hands over the queued messages (up to a batch), or records that JS now
-    /// waits for one.
-    pub fn take_batch(&mut self) -> Option<MessageBatch> {
-        let count = self.messages.len().min(MAX_BATCH_MESSAGES);
-        if count == 0 {
+    /// Copies queued messages into `buffer`, each one's `[kind, length]` into
+    /// `layout`, for as long as both have room and no large message is next.
+    pub fn take_into(&mut self, buffer: &mut [u8], layout: &mut [u32]) -> Taken {
+        let Some((kind, first)) = self.messages.front() else {
             self.js_waiting = true;
-            return None;
-        }
-        let mut layout = Vec::with_capacity(count * 2);
-        let mut batch = self.messages.drain(..count);
-        let data = if count == 1 {
-            // A lone message (often a large one) is handed over without a copy.
-            let (kind, payload) = batch.next()?;
-            layout.extend([kind as u32, payload.len() as u32]);
-            Vec::from(payload)
-        } else {
-            let mut data = Vec::new();
-            for (kind, payload) in batch {
-                layout.extend([kind as u32, payload.len() as u32]);
-                data.extend_from_slice(&payload);
-            }
-            data
+            return Taken::Nothing;
         };
-        self.queued_bytes -= data.len();
-        Some(MessageBatch { data, layout })
+        if is_large(first.len(), buffer.len()) {
+            return Taken::Large(*kind);
+        }
+        let mut count = 0;
+        let mut offset = 0;
+        while let Some((kind, payload)) = self.messages.front() {
+            let end = offset + payload.len();
+            if count * 2 + 2 > layout.len()
+                || end > buffer.len()
+                || is_large(payload.len(), buffer.len())
+            {
+                break;
+            }
+            buffer[offset..end].copy_from_slice(payload);
+            layout[count * 2] = *kind as u32;
+            layout[count * 2 + 1] = payload.len() as u32;
+            self.queued_bytes -= payload.len();
+            self.messages.pop_front();
+            offset = end;
+            count += 1;
+        }
+        Taken::Copied(count)
     }
+
+    /// Hands over the next message as it is (after `Taken::Large`).
+    pub fn take_large(&mut self) -> Option<Vec<u8>> {
+        let (_, payload) = self.messages.pop_front()?;
+        self.queued_bytes -= payload.len();
+        Some(Vec::from(payload))
+    }
+}
+
+/// Large messages skip the copy into the shared buffer: it could not hold
+/// them, or copying them twice would cost more than a buffer of their own.
+fn is_large(length: usize, buffer_length: usize) -> bool {
+    length >= LARGE_MESSAGE_BYTES || length > buffer_length
 }
 
 #[cfg(test)]
@@ -79,34 +100,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batch_concatenates_messages_in_order_with_their_layout() {
+    fn small_messages_are_copied_in_order_with_their_layout() {
         let mut queue = InboundQueue::default();
         queue.push(MessageKind::Text, Bytes::from_static(b"hi"));
         queue.push(MessageKind::Binary, Bytes::from_static(b"\x00\x01\x02"));
-        let batch = queue.take_batch().expect("two messages are queued");
-        assert_eq!(batch.data, b"hi\x00\x01\x02");
-        assert_eq!(batch.layout, vec![0, 2, 1, 3]);
+        let (mut buffer, mut layout) = ([0u8; 16], [0u32; 8]);
+        assert_eq!(queue.take_into(&mut buffer, &mut layout), Taken::Copied(2));
+        assert_eq!(&buffer[..5], b"hi\x00\x01\x02");
+        assert_eq!(layout[..4], [0, 2, 1, 3]);
         assert!(queue.has_room());
+    }
+
+    #[test]
+    fn a_take_stops_where_the_buffer_or_the_layout_is_full() {
+        let mut queue = InboundQueue::default();
+        for _ in 0..3 {
+            queue.push(MessageKind::Text, Bytes::from_static(b"abcd"));
+        }
+        let (mut buffer, mut layout) = ([0u8; 10], [0u32; 8]);
+        assert_eq!(queue.take_into(&mut buffer, &mut layout), Taken::Copied(2));
+        let mut short_layout = [0u32; 2];
+        assert_eq!(
+            queue.take_into(&mut buffer, &mut short_layout),
+            Taken::Copied(1)
+        );
+    }
+
+    #[test]
+    fn a_large_message_is_handed_over_alone_and_uncopied() {
+        let mut queue = InboundQueue::default();
+        queue.push(MessageKind::Text, Bytes::from_static(b"small"));
+        queue.push(
+            MessageKind::Binary,
+            Bytes::from(vec![9; LARGE_MESSAGE_BYTES]),
+        );
+        let (mut buffer, mut layout) = ([0u8; 64], [0u32; 8]);
+        assert_eq!(queue.take_into(&mut buffer, &mut layout), Taken::Copied(1));
+        assert_eq!(
+            queue.take_into(&mut buffer, &mut layout),
+            Taken::Large(MessageKind::Binary)
+        );
+        assert_eq!(
+            queue.take_large().map(|data| data.len()),
+            Some(LARGE_MESSAGE_BYTES)
+        );
     }
 
     #[test]
     fn empty_queue_marks_js_waiting_and_the_next_push_reports_it_once() {
         let mut queue = InboundQueue::default();
-        assert!(queue.take_batch().is_none());
+        assert_eq!(queue.take_into(&mut [0; 4], &mut [0; 4]), Taken::Nothing);
         assert!(queue.push(MessageKind::Text, Bytes::from_static(b"a")));
         assert!(!queue.push(MessageKind::Text, Bytes::from_static(b"b")));
-    }
-
-    #[test]
-    fn a_batch_holds_at_most_max_batch_messages() {
-        let mut queue = InboundQueue::default();
-        for _ in 0..MAX_BATCH_MESSAGES + 1 {
-            queue.push(MessageKind::Text, Bytes::from_static(b"x"));
-        }
-        let first = queue.take_batch().expect("messages are queued");
-        assert_eq!(first.layout.len(), MAX_BATCH_MESSAGES * 2);
-        let rest = queue.take_batch().expect("one message is left");
-        assert_eq!(rest.data, b"x");
     }
 
     #[test]

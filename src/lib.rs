@@ -18,7 +18,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use napi::bindgen_prelude::{Function, Uint32Array, Uint8Array, Unknown};
+use napi::bindgen_prelude::{Function, Uint32ArraySlice, Uint8Array, Uint8ArraySlice, Unknown};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use tokio::task::AbortHandle;
@@ -29,6 +29,7 @@ use crate::close::CloseOutcome;
 use crate::connection::{lock, ConnectTarget, Shared};
 use crate::events::{ClosedInfo, Event, EventSink, OpenedInfo};
 use crate::handshake::HandshakeRequest;
+use crate::inbound::Taken;
 use crate::limits::DEFAULT_MAX_MESSAGE_SIZE;
 use crate::tls::TlsSettings;
 use crate::transport::{ProxySettings, TransportTarget};
@@ -119,14 +120,6 @@ impl ConnectOptions {
     }
 }
 
-/// Every message queued when JS asked: one buffer, and `[kind, length]` pairs
-/// (kind 0 is text, 1 is binary).
-#[napi(object)]
-pub struct MessageBatch {
-    pub data: Uint8Array,
-    pub layout: Uint32Array,
-}
-
 /// A connection from `connect()`. Dropping it (the JS object was collected)
 /// ends the connection.
 #[napi]
@@ -178,22 +171,47 @@ fn internal_error_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 #[napi]
 impl NativeConnection {
-    /// Every queued message, or null (then a "messages" event follows the next one).
+    /// Copies queued messages into `buffer` (one buffer JS shares between all
+    /// connections) and their `[kind, length]` pairs (kind 0 is text, 1 binary)
+    /// into `layout`, and returns how many. 0: none is queued, and a "messages"
+    /// event follows the next one. -1: the next message is large; its kind is
+    /// in `layout[0]` and `takeLargeMessage()` hands it over.
     #[napi]
-    pub fn take_messages(&self) -> Option<MessageBatch> {
-        let (batch, was_full) = {
+    pub fn take_messages(
+        &self,
+        mut buffer: Uint8ArraySlice<'_>,
+        mut layout: Uint32ArraySlice<'_>,
+    ) -> i32 {
+        // SAFETY: JS is single-threaded and blocked in this call, so nothing
+        // else touches the two arrays while these slices live.
+        let (buffer, layout) = unsafe { (buffer.as_mut(), layout.as_mut()) };
+        let (taken, was_full) = {
             let mut inbound = lock(&self.shared.inbound);
             let was_full = !inbound.has_room();
-            (inbound.take_batch()?, was_full)
+            (inbound.take_into(buffer, layout), was_full)
         };
         if was_full {
-            // The task stopped reading the socket; there is room again.
+            // The task stopped reading the socket; there may be room again.
             self.shared.driver_waker.wake();
         }
-        Some(MessageBatch {
-            data: Uint8Array::new(batch.data),
-            layout: Uint32Array::new(batch.layout),
-        })
+        match taken {
+            Taken::Nothing => 0,
+            Taken::Copied(count) => count as i32,
+            Taken::Large(kind) => {
+                if let Some(slot) = layout.first_mut() {
+                    *slot = kind as u32;
+                }
+                -1
+            }
+        }
+    }
+
+    /// The large message `takeMessages()` announced, in a buffer of its own.
+    #[napi]
+    pub fn take_large_message(&self) -> Option<Uint8Array> {
+        let payload = lock(&self.shared.inbound).take_large()?;
+        self.shared.driver_waker.wake();
+        Some(Uint8Array::new(payload))
     }
 
     /// Queues a text message. Returns 0 (resolve now), 1 (wait for "writable") or 2 (refused).
@@ -204,7 +222,7 @@ impl NativeConnection {
 
     /// Queues a binary message (the bytes are copied now). Same result as `sendText`.
     #[napi]
-    pub fn send_binary(&self, data: Uint8Array) -> u32 {
+    pub fn send_binary(&self, data: &[u8]) -> u32 {
         self.send(Message::binary(data.to_vec()))
     }
 

@@ -7,10 +7,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 /// Past this bound TCP flow control pushes back on the server.
 pub const INBOUND_QUEUE_BYTES: usize = 1 << 20;
 
-/// Most messages handed to JS in one batch. Web streams queue chunks in an
-/// array whose shift() turns linear once it holds tens of thousands, so a
-/// whole 1 MiB of tiny messages at once costs far more than a few batches.
-pub const MAX_BATCH_MESSAGES: usize = 512;
+/// Received messages at least this large are handed to JS in a buffer of
+/// their own instead of being copied through the shared batch buffer.
+pub const LARGE_MESSAGE_BYTES: usize = 16 << 10;
 
 /// Bytes of written messages held in user space (our queue plus the frame
 /// encoder's buffer) before a write's promise has to wait for the socket.
@@ -28,6 +27,11 @@ pub const MAX_FRAME_SIZE: usize = 16 << 20;
 
 /// Most bytes of an HTTP handshake response we read before giving up on it.
 pub const MAX_HANDSHAKE_RESPONSE_BYTES: usize = 16 << 10;
+
+/// Bytes read from the socket at a time. tungstenite asks only for what its
+/// next frame still needs, which for small frames means a system call per
+/// message; a buffer in between turns those into copies.
+pub const SOCKET_READ_BUFFER_BYTES: usize = 16 << 10;
 
 /// Per-connection codec settings: small buffers so that many idle connections
 /// stay cheap, and the message/frame limits above.
