@@ -227,8 +227,15 @@ impl NativeConnection {
     }
 
     fn send(&self, message: Message) -> u32 {
-        let status = lock(&self.shared.outbound).push(message);
-        self.shared.driver_waker.wake();
+        let (status, task_already_due) = {
+            let mut outbound = lock(&self.shared.outbound);
+            let task_already_due = outbound.has_queued_messages();
+            (outbound.push(message), task_already_due)
+        };
+        // A wake-up is a cross-thread call: one per burst of writes is enough.
+        if !task_already_due {
+            self.shared.driver_waker.wake();
+        }
         status as u32
     }
 

@@ -72,6 +72,12 @@ impl OutboundQueue {
         self.queued_bytes + self.in_flight_bytes
     }
 
+    /// True while messages wait to be handed over: the connection task is
+    /// then already due to run, so another write need not wake it.
+    pub fn has_queued_messages(&self) -> bool {
+        !self.messages.is_empty()
+    }
+
     pub fn push(&mut self, message: Message) -> SendStatus {
         if !self.accepting || !matches!(self.close, CloseRequest::None) {
             return SendStatus::Refused;
