@@ -24,8 +24,11 @@ export interface WebSocketCloseInfo {
 }
 
 export interface WebSocketStreamOptions {
-  /** Subprotocols to offer, in order of preference. Must be an iterable, not a bare string. */
-  protocols?: Iterable<string>
+  /**
+   * Subprotocols to offer, in order of preference: an iterable object (a bare
+   * string is a TypeError, hence `& object`).
+   */
+  protocols?: Iterable<string> & object
   /** Aborts the opening handshake; does nothing once the connection is open. */
   signal?: AbortSignal
   /**
