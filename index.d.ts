@@ -78,9 +78,3 @@ export declare class WebSocketError extends DOMException {
   readonly closeCode: number | null
   readonly reason: string
 }
-
-declare const websocketstream: {
-  WebSocketStream: typeof WebSocketStream
-  WebSocketError: typeof WebSocketError
-}
-export default websocketstream

@@ -75,8 +75,8 @@ function toCloseInfo(value, context) {
   if (!warnedAboutCodeMember && rawCloseCode === undefined && dictionary.code !== undefined) {
     warnedAboutCodeMember = true
     process.emitWarning(
-      "The 'code' member of WebSocketStream close info is ignored: the draft renamed it to " +
-        "'closeCode' (write close({ closeCode, reason }))",
+      "The 'code' member of a WebSocket close info ({ code, reason }) is ignored: the draft " +
+        "renamed it to 'closeCode' (write close({ closeCode, reason }))",
       { type: 'WebSocketStreamWarning', code: 'WEBSOCKETSTREAM_CLOSE_CODE_MEMBER' },
     )
   }

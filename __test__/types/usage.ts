@@ -1,0 +1,112 @@
+// Typed use of every public type of index.d.ts. Compiled only, never run:
+// `tsc -p __test__/types` fails if a correct use stops type-checking.
+import { WebSocketError, WebSocketStream } from '../../index.js'
+import type {
+  Pem,
+  WebSocketCloseInfo,
+  WebSocketOpenInfo,
+  WebSocketStreamOptions,
+  WebSocketStreamTlsOptions,
+} from '../../index.js'
+import type { ReadableStream, WritableStream } from 'node:stream/web'
+
+/** Compile-time equality of two types: `true` only when they are the same. */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
+function assertType<T extends true>(): void {}
+
+export async function pingPong(url: string): Promise<void> {
+  const controller = new AbortController()
+  const options: WebSocketStreamOptions = {
+    protocols: ['chat', 'superchat'],
+    signal: controller.signal,
+  }
+  const wss = new WebSocketStream(url, options)
+  new WebSocketStream(new URL(url))
+  new WebSocketStream(url, { protocols: new Set(['chat']) })
+  new WebSocketStream(url, {})
+  new WebSocketStream(url)
+
+  // The Node extensions to the options dictionary.
+  const ca: Pem = Buffer.from('-----BEGIN CERTIFICATE-----')
+  const tls: WebSocketStreamTlsOptions = {
+    ca: [ca, 'pem text'],
+    cert: 'pem',
+    key: new Uint8Array(4),
+    rejectUnauthorized: true,
+    servername: 'example.test',
+  }
+  new WebSocketStream('wss://127.0.0.1/', { tls, maxMessageSize: 1 << 20, proxy: 'http://127.0.0.1:3128' })
+  new WebSocketStream(url, { headers: { 'x-one': '1', 'x-many': ['a', 'b'] }, proxy: new URL('http://127.0.0.1:3128') })
+  new WebSocketStream(url, { headers: [['x-pair', 'v']] })
+  new WebSocketStream(url, { headers: new Headers({ 'x-headers': 'v' }) })
+
+  const href: string = wss.url
+  assertType<Equal<typeof wss.url, string>>()
+
+  const info: WebSocketOpenInfo = await wss.opened
+  const { readable, writable, extensions, protocol } = info
+  const ext: string = extensions
+  const proto: string = protocol
+  assertType<Equal<typeof readable, ReadableStream<string | Uint8Array>>>()
+  const w: WritableStream = writable
+
+  const writer = writable.getWriter()
+  await writer.ready
+  await writer.write('text')
+  await writer.write(new Uint8Array([1, 2, 3]))
+  await writer.write(new ArrayBuffer(8))
+  await writer.write(new DataView(new ArrayBuffer(8)))
+  await writer.write(new Int16Array(4))
+  await writer.write(Buffer.from('buffer'))
+  const written: void = await writer.write('x')
+
+  const reader = readable.getReader()
+  const result = await reader.read()
+  if (!result.done) {
+    const value: string | Uint8Array = result.value
+    assertType<Equal<typeof result.value, string | Uint8Array>>()
+    if (typeof value === 'string') {
+      value.toUpperCase()
+    } else {
+      const bytes: Uint8Array = value
+      bytes.byteLength
+    }
+  }
+  for await (const chunk of readable) {
+    const message: string | Uint8Array = chunk
+  }
+
+  const closeInfo: WebSocketCloseInfo = { closeCode: 1000, reason: "That's all folks" }
+  wss.close(closeInfo)
+  wss.close({ closeCode: 4000 })
+  wss.close({ reason: 'only a reason' })
+  wss.close({})
+  wss.close()
+  const nothing: void = wss.close()
+
+  try {
+    const { closeCode, reason } = await wss.closed
+    const code: number = closeCode
+    const why: string = reason
+  } catch (error) {
+    if (error instanceof WebSocketError) {
+      const code: number | null = error.closeCode
+      assertType<Equal<typeof error.closeCode, number | null>>()
+      const why: string = error.reason
+      const name: string = error.name
+      const message: string = error.message
+      const legacy: number = error.code
+      const asDOMException: DOMException = error
+      const asError: Error = error
+    }
+  }
+
+  const error = new WebSocketError('going away', { closeCode: 4000, reason: 'bye' })
+  new WebSocketError()
+  new WebSocketError('message only')
+  new WebSocketError('reason only', { reason: 'r' })
+  const isDOMException: boolean = error instanceof DOMException
+  await writer.abort(error)
+  await reader.cancel(error)
+  controller.abort(new WebSocketError('stop', { closeCode: 1000 }))
+}
