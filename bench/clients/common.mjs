@@ -1,0 +1,197 @@
+// What every client process shares: reading its job, making payloads,
+// measuring memory and time, and reporting one result line to bench/run.mjs.
+//
+// A client runs exactly one scenario once, in its own process, so that peak
+// RSS (VmHWM) belongs to that scenario alone.
+
+import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export { sleep }
+
+/** The job run.mjs passed as the only argument: `{ scenario, server }`. */
+export function readJob() {
+  const job = JSON.parse(process.argv[2])
+  return { scenario: job.scenario, server: job.server }
+}
+
+/** The URL of a load-server route (see bench/load-server/src/main.rs). */
+export function routeUrl(server, scenario) {
+  switch (scenario.kind) {
+    case 'receive':
+    case 'slow-consumer':
+      return `${server}/flood?count=${scenario.count}&size=${scenario.size}&type=${scenario.type}`
+    case 'send':
+      return `${server}/sink`
+    default:
+      return `${server}/echo`
+  }
+}
+
+/** One message of `size` bytes: a string for text, a Uint8Array for binary. */
+export function makePayload(size, type) {
+  return type === 'text' ? 'x'.repeat(size) : new Uint8Array(size).fill(0x78)
+}
+
+/** The byte length of a received message (string, Buffer, Uint8Array or ArrayBuffer). */
+export function messageLength(message) {
+  // Only ASCII is sent, so a string's length is its UTF-8 byte length.
+  return typeof message === 'string' ? message.length : message.byteLength
+}
+
+/** Bytes from /proc/self/status: VmHWM is the exact peak RSS, VmRSS the current one. */
+function procStatus(field) {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'))
+  return match ? Number(match[1]) * 1024 : null
+}
+
+export const peakRss = () => procStatus('VmHWM')
+export const currentRss = () => procStatus('VmRSS')
+
+/** Collects garbage if the process runs with --expose-gc (run.mjs passes it). */
+export async function settleMemory() {
+  if (globalThis.gc) {
+    globalThis.gc()
+    await sleep(50)
+    globalThis.gc()
+  }
+  await sleep(100)
+}
+
+/** Median and 99th percentile of latencies in milliseconds, reported in microseconds. */
+export function latencyStats(millis) {
+  const sorted = Float64Array.from(millis).sort()
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 1000
+  return { latencyMedianUs: at(0.5), latencyP99Us: at(0.99) }
+}
+
+/** The sink's Close reason is "<messages> <bytes>" (bench/load-server/src/sink.rs). */
+export function checkSinkReport(reason, messages, bytes) {
+  const expected = `${messages} ${bytes}`
+  if (reason !== expected) throw new Error(`the sink counted "${reason}", the client sent "${expected}"`)
+}
+
+/**
+ * Prints the result line run.mjs looks for and lets the process end by itself.
+ * A client that does not end within 3 s has something left holding the event
+ * loop (an unclosed connection, say): that is reported on stderr, then it exits.
+ */
+export function report(result) {
+  const line = { ...result, peakRssBytes: peakRss() }
+  process.stdout.write(`RESULT ${JSON.stringify(line)}\n`)
+  setTimeout(() => {
+    process.stderr.write('LINGER: the process was still alive 3 s after its scenario ended\n')
+    process.exit(0)
+  }, 3000).unref()
+}
+
+/** Runs a client's scenario function and turns a failure into a clear exit. */
+export async function main(scenarios) {
+  try {
+    const { scenario, server } = readJob()
+    const run = scenarios[scenario.kind]
+    if (!run) throw new Error(`this client has no scenario of kind ${scenario.kind}`)
+    // run.mjs kills a client past its budget; this covers a run.mjs that died.
+    setTimeout(() => {
+      process.stderr.write('ERROR: over budget, exiting on its own\n')
+      process.exit(124)
+    }, (scenario.budgetSeconds + 5) * 1000).unref()
+    report(await run(scenario, server))
+  } catch (error) {
+    process.stderr.write(`ERROR: ${error?.stack ?? error}\n`)
+    process.exit(1)
+  }
+}
+
+/** Runs `task(index)` for 0..count-1 with at most `limit` in flight; resolves to the results in order. */
+export async function runLimited(count, limit, task) {
+  const results = new Array(count)
+  let next = 0
+  async function lane() {
+    while (next < count) {
+      const index = next++
+      results[index] = await task(index)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, lane))
+  return results
+}
+
+/**
+ * What an application of an event-based client (ws, undici's WebSocket) has
+ * to write to read at its own pace: a queue the message events fill. It grows
+ * without bound when the application reads slower than the server sends.
+ */
+export class MessageQueue {
+  #items = []
+  #head = 0
+  #waiter = null
+  #ended = false
+
+  push(message) {
+    if (this.#waiter) {
+      const resolve = this.#waiter
+      this.#waiter = null
+      resolve({ value: message, done: false })
+    } else {
+      this.#items.push(message)
+    }
+  }
+
+  end() {
+    this.#ended = true
+    this.#waiter?.({ value: undefined, done: true })
+    this.#waiter = null
+  }
+
+  /** Like a stream reader's read(): the next message, or done once ended and empty. */
+  read() {
+    if (this.#head < this.#items.length) {
+      const value = this.#items[this.#head]
+      this.#items[this.#head++] = undefined
+      if (this.#head === this.#items.length) {
+        this.#items = []
+        this.#head = 0
+      }
+      return Promise.resolve({ value, done: false })
+    }
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true })
+    return new Promise((resolve) => {
+      this.#waiter = resolve
+    })
+  }
+}
+
+/** Throws unless a flood arrived whole and with the right message type. */
+export function checkFlood(scenario, messages, bytes, last) {
+  if (messages !== scenario.count || bytes !== scenario.count * scenario.size) {
+    throw new Error(
+      `expected ${scenario.count} messages (${scenario.count * scenario.size} bytes), got ${messages} (${bytes} bytes)`,
+    )
+  }
+  const isText = typeof last === 'string'
+  if (isText !== (scenario.type === 'text')) {
+    throw new Error(`expected ${scenario.type} messages, got ${isText ? 'text' : 'binary'}`)
+  }
+}
+
+/** Echo round trips left out of the latency figures while the JIT warms up. */
+export function warmupRounds(count) {
+  return Math.min(500, Math.floor(count / 10))
+}
+
+/**
+ * Wall time and this process's CPU time (all threads, user + system) since
+ * it was made. CPU time per message barely moves when another process shares
+ * the cores, so it stays comparable on a busy machine where wall time does not.
+ */
+export function stopwatch() {
+  const wallStart = performance.now()
+  const cpuStart = process.cpuUsage()
+  return {
+    stop() {
+      const cpu = process.cpuUsage(cpuStart)
+      return { seconds: (performance.now() - wallStart) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
+    },
+  }
+}

@@ -1,0 +1,170 @@
+// The scenarios for every stream-based client: websocketstream, undici's
+// WebSocketStream and the in-memory ceiling all run this very code, so they
+// differ only in what is behind `new WebSocketStream(url)`. Reading is one
+// `reader.read()` per message; writing waits on `writer.ready` before each
+// write, as the streams API intends for backpressure.
+
+import {
+  checkFlood,
+  checkSinkReport,
+  currentRss,
+  latencyStats,
+  makePayload,
+  messageLength,
+  peakRss,
+  routeUrl,
+  runLimited,
+  settleMemory,
+  sleep,
+  stopwatch,
+  warmupRounds,
+} from './common.mjs'
+
+/** Handshakes in flight at once in the concurrent-connections scenario (all clients alike). */
+export const HANDSHAKES_IN_FLIGHT = 100
+
+function noop() {}
+
+/** @param {typeof globalThis.WebSocketStream} WebSocketStream a class with the draft's API */
+export function streamScenarios(WebSocketStream) {
+  return {
+    /** A flood from the server, timed from `opened` to the last message. */
+    async receive(scenario, server) {
+      const wss = new WebSocketStream(routeUrl(server, scenario))
+      const { readable } = await wss.opened
+      const reader = readable.getReader()
+      const watch = stopwatch()
+      let messages = 0
+      let bytes = 0
+      let last
+      while (messages < scenario.count) {
+        const { value, done } = await reader.read()
+        if (done) break
+        messages++
+        bytes += messageLength(value)
+        last = value
+      }
+      const timing = watch.stop()
+      checkFlood(scenario, messages, bytes, last)
+      // The server's Close follows the last message.
+      if (!(await reader.read()).done) throw new Error('more messages than the server sent')
+      await wss.closed
+      return { messages, bytes, ...timing }
+    },
+
+    /** Messages to the sink, timed until the sink's Close confirmed it counted them all. */
+    async send(scenario, server) {
+      const wss = new WebSocketStream(routeUrl(server, scenario))
+      const { writable } = await wss.opened
+      const writer = writable.getWriter()
+      const payload = makePayload(scenario.size, scenario.type)
+      let failure = null
+      const watch = stopwatch()
+      for (let i = 0; i < scenario.count; i++) {
+        await writer.ready
+        writer.write(payload).catch((error) => {
+          failure ??= error
+        })
+      }
+      await writer.close()
+      const { reason } = await wss.closed
+      const timing = watch.stop()
+      if (failure) throw failure
+      const bytes = scenario.count * scenario.size
+      checkSinkReport(reason, scenario.count, bytes)
+      return { messages: scenario.count, bytes, ...timing }
+    },
+
+    /** Sequential round trips: write one message, read its echo. */
+    async echo(scenario, server) {
+      const wss = new WebSocketStream(routeUrl(server, scenario))
+      const { readable, writable } = await wss.opened
+      const reader = readable.getReader()
+      const writer = writable.getWriter()
+      const payload = makePayload(scenario.size, scenario.type)
+      const warmup = warmupRounds(scenario.count)
+      const latencies = new Float64Array(scenario.count)
+      let watch = stopwatch()
+      for (let i = -warmup; i < scenario.count; i++) {
+        if (i === 0) watch = stopwatch()
+        const sent = performance.now()
+        const written = writer.write(payload)
+        const { value, done } = await reader.read()
+        await written
+        if (i >= 0) latencies[i] = performance.now() - sent
+        if (done || messageLength(value) !== scenario.size) throw new Error('the echo did not come back')
+      }
+      const timing = watch.stop()
+      wss.close({ closeCode: 1000 })
+      await wss.closed
+      return { messages: scenario.count, bytes: scenario.count * scenario.size, ...timing, ...latencyStats(latencies) }
+    },
+
+    /** The server offers far more than is read; one message every few ms. */
+    async 'slow-consumer'(scenario, server) {
+      const wss = new WebSocketStream(routeUrl(server, scenario))
+      const { readable } = await wss.opened
+      const reader = readable.getReader()
+      const start = performance.now()
+      const watch = stopwatch()
+      let messages = 0
+      while (performance.now() - start < scenario.durationMs) {
+        const { done } = await reader.read()
+        if (done) break
+        messages++
+        await sleep(scenario.intervalMs)
+      }
+      const timing = watch.stop()
+      const peakWhileReadingBytes = peakRss()
+      wss.close({ closeCode: 1000 })
+      await wss.closed.catch(noop)
+      return { messages, bytes: messages * scenario.size, ...timing, peakWhileReadingBytes }
+    },
+
+    /** Sequential connect, open, close, closed. */
+    async 'connect-close'(scenario, server) {
+      const url = routeUrl(server, scenario)
+      const latencies = new Float64Array(scenario.count)
+      const watch = stopwatch()
+      for (let i = 0; i < scenario.count; i++) {
+        const begun = performance.now()
+        const wss = new WebSocketStream(url)
+        await wss.opened
+        wss.close({ closeCode: 1000 })
+        await wss.closed
+        latencies[i] = performance.now() - begun
+      }
+      return { messages: scenario.count, ...watch.stop(), ...latencyStats(latencies) }
+    },
+
+    /** Many open connections, each with a read pending as an application's would be. */
+    async concurrent(scenario, server) {
+      const url = routeUrl(server, scenario)
+      const open = async () => {
+        const wss = new WebSocketStream(url)
+        const { readable } = await wss.opened
+        const pendingRead = readable.getReader().read()
+        return { wss, pendingRead }
+      }
+      // One connection first, so one-time costs (loading the client, its
+      // runtime, compiled code) are not counted per connection.
+      const first = await open()
+      first.wss.close({ closeCode: 1000 })
+      await Promise.all([first.wss.closed, first.pendingRead])
+      // RSS per connection is the slope between half and all of them: fixed
+      // costs and the heap's first growth cancel out.
+      const half = scenario.count >> 1
+      const watch = stopwatch()
+      const connections = await runLimited(half, HANDSHAKES_IN_FLIGHT, open)
+      await settleMemory()
+      const atHalf = currentRss()
+      connections.push(...(await runLimited(scenario.count - half, HANDSHAKES_IN_FLIGHT, open)))
+      const timing = watch.stop()
+      await settleMemory()
+      const rssPerConnectionBytes = (currentRss() - atHalf) / (scenario.count - half)
+      for (const { wss } of connections) wss.close({ closeCode: 1000 })
+      await Promise.all(connections.flatMap(({ wss, pendingRead }) => [wss.closed, pendingRead]))
+      return { messages: scenario.count, ...timing, rssPerConnectionBytes }
+    },
+  }
+}

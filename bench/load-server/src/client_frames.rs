@@ -1,0 +1,158 @@
+//! Reads a client's frames off the raw socket for the routes that bypass
+//! tungstenite's message layer (flood and sink). Data payloads are skipped
+//! without unmasking: the sink only counts them, so it stays far faster than
+//! any client can send.
+
+use std::io::{self, Cursor};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+
+const BUFFER_SIZE: usize = 1 << 20;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ClientFrame {
+    /// A text, binary or continuation frame; `fin` ends a message.
+    Data { fin: bool, len: u64 },
+    /// The client's Close: its status code, if the body had one.
+    Close { code: Option<u16> },
+    /// Ping or pong (the benchmark clients send none; they are skipped).
+    Control,
+}
+
+pub struct FrameReader<R> {
+    inner: R,
+    buffer: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    pub fn new(inner: R) -> Self {
+        FrameReader {
+            inner,
+            buffer: vec![0; BUFFER_SIZE],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The next frame, or `None` at EOF.
+    pub async fn next(&mut self) -> io::Result<Option<ClientFrame>> {
+        loop {
+            let mut cursor = Cursor::new(&self.buffer[self.start..self.end]);
+            let parsed = FrameHeader::parse(&mut cursor)
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+            let Some((header, len)) = parsed else {
+                if !self.fill().await? {
+                    return Ok(None);
+                }
+                continue;
+            };
+            self.start += cursor.position() as usize;
+            return Ok(Some(match header.opcode {
+                OpCode::Data(_) => {
+                    self.skip(len).await?;
+                    ClientFrame::Data {
+                        fin: header.is_final,
+                        len,
+                    }
+                }
+                OpCode::Control(Control::Close) => {
+                    let body = self.take(len as usize, header.mask).await?;
+                    let code = (body.len() >= 2).then(|| u16::from_be_bytes([body[0], body[1]]));
+                    ClientFrame::Close { code }
+                }
+                OpCode::Control(_) => {
+                    self.skip(len).await?;
+                    ClientFrame::Control
+                }
+            }));
+        }
+    }
+
+    /// Reads more bytes after the buffered ones; false at EOF.
+    async fn fill(&mut self) -> io::Result<bool> {
+        if self.start > 0 {
+            self.buffer.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let read = self.inner.read(&mut self.buffer[self.end..]).await?;
+        self.end += read;
+        Ok(read > 0)
+    }
+
+    async fn skip(&mut self, mut len: u64) -> io::Result<()> {
+        loop {
+            let buffered = (self.end - self.start) as u64;
+            if buffered >= len {
+                self.start += len as usize;
+                return Ok(());
+            }
+            len -= buffered;
+            self.start = 0;
+            self.end = 0;
+            if !self.fill().await? {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    }
+
+    /// A control frame's body (at most 125 bytes), unmasked.
+    async fn take(&mut self, len: usize, mask: Option<[u8; 4]>) -> io::Result<Vec<u8>> {
+        while self.end - self.start < len {
+            if !self.fill().await? {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        let mut body = self.buffer[self.start..self.start + len].to_vec();
+        self.start += len;
+        if let Some(mask) = mask {
+            for (index, byte) in body.iter_mut().enumerate() {
+                *byte ^= mask[index % 4];
+            }
+        }
+        Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [1, 2, 3, 4];
+        let mut frame = vec![first, 0x80 | payload.len() as u8];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        frame
+    }
+
+    #[tokio::test]
+    async fn reads_data_and_close() {
+        let mut bytes = masked(0x82, b"hello");
+        bytes.extend(masked(0x01, b"ab"));
+        bytes.extend(masked(0x80, b"c"));
+        bytes.extend(masked(0x88, &[0x03, 0xe8, b'x']));
+        let mut reader = FrameReader::new(&bytes[..]);
+        assert_eq!(
+            reader.next().await.unwrap(),
+            Some(ClientFrame::Data { fin: true, len: 5 })
+        );
+        assert_eq!(
+            reader.next().await.unwrap(),
+            Some(ClientFrame::Data { fin: false, len: 2 })
+        );
+        assert_eq!(
+            reader.next().await.unwrap(),
+            Some(ClientFrame::Data { fin: true, len: 1 })
+        );
+        assert_eq!(
+            reader.next().await.unwrap(),
+            Some(ClientFrame::Close { code: Some(1000) })
+        );
+        assert_eq!(reader.next().await.unwrap(), None);
+    }
+}
