@@ -11,7 +11,7 @@ use futures::{Sink, Stream};
 use tokio::io::BufReader;
 use tokio::time::{sleep, Sleep};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::close::{classify_read_error, is_substituted_violation, CloseOutcome, ReadFailure};
@@ -77,6 +77,8 @@ pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> 
         received_close: None,
         failure: None,
         deadline: None,
+        received: Vec::with_capacity(RECEIVED_BATCH),
+        js_waits_for_messages: false,
     };
     let outcome = poll_fn(|cx| driver.poll_step(cx)).await;
     lock(&shared.outbound).stop_accepting();
@@ -101,7 +103,15 @@ struct Driver<'a> {
     failure: Option<String>,
     /// Bounds the closing handshake once it started.
     deadline: Option<Pin<Box<Sleep>>>,
+    /// Messages read but not yet in the inbound queue: they are moved there
+    /// in groups, one lock for many messages.
+    received: Vec<(MessageKind, Bytes)>,
+    /// A group moved mid-read found JS waiting; the event goes out at the end.
+    js_waits_for_messages: bool,
 }
+
+/// Messages moved into the inbound queue at a time while reading continues.
+const RECEIVED_BATCH: usize = 64;
 
 impl Driver<'_> {
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<CloseOutcome> {
@@ -221,12 +231,27 @@ impl Driver<'_> {
         }
     }
 
-    /// Reads while the inbound queue has room (or data is being discarded).
+    /// Reads while the inbound queue has room (or data is being discarded),
+    /// and tells JS if it waits for messages.
     fn poll_reads(&mut self, cx: &mut Context<'_>) -> Result<(), CloseOutcome> {
-        let mut notify_js = false;
+        let read = self.read_available(cx);
+        // Whatever ended the reading, messages read before it reach JS.
+        if self.hand_over_received() {
+            self.events.send(Event::Messages);
+        }
+        read
+    }
+
+    fn read_available(&mut self, cx: &mut Context<'_>) -> Result<(), CloseOutcome> {
+        let mut room = lock(&self.shared.inbound).room();
         while self.reading {
-            if !self.discarding_data && !lock(&self.shared.inbound).has_room() {
-                break;
+            if !self.discarding_data && room == 0 {
+                // JS may have taken some since: look again before stopping.
+                self.js_waits_for_messages |= self.hand_over_received();
+                room = lock(&self.shared.inbound).room();
+                if room == 0 {
+                    break;
+                }
             }
             let message = match Pin::new(&mut self.ws).poll_next(cx) {
                 Poll::Pending => break,
@@ -238,28 +263,44 @@ impl Driver<'_> {
                 }
                 Poll::Ready(Some(Err(error))) => {
                     self.reading = false;
-                    self.on_read_failure(classify_read_error(error))?;
-                    break;
+                    return self.on_read_failure(classify_read_error(error));
                 }
                 Poll::Ready(Some(Ok(message))) => message,
             };
-            match message {
-                Message::Text(text) if !self.discarding_data => {
-                    notify_js |= lock(&self.shared.inbound).push(MessageKind::Text, text.into());
-                }
-                Message::Binary(bytes) if !self.discarding_data => {
-                    notify_js |= lock(&self.shared.inbound).push(MessageKind::Binary, bytes);
-                }
+            let (kind, payload) = match message {
+                Message::Text(text) => (MessageKind::Text, text.into()),
+                Message::Binary(bytes) => (MessageKind::Binary, bytes),
                 // tungstenite queued the pong; it goes out with the next flush.
-                Message::Ping(_) => self.needs_flush = true,
-                Message::Close(frame) => self.on_close_frame(frame),
-                _ => {}
+                Message::Ping(_) => {
+                    self.needs_flush = true;
+                    continue;
+                }
+                Message::Close(frame) => {
+                    self.on_close_frame(frame);
+                    continue;
+                }
+                _ => continue,
+            };
+            if self.discarding_data {
+                continue;
+            }
+            room = room.saturating_sub(payload.len());
+            self.received.push((kind, payload));
+            if self.received.len() == RECEIVED_BATCH {
+                self.js_waits_for_messages |= self.hand_over_received();
             }
         }
-        if notify_js {
-            self.events.send(Event::Messages);
-        }
         Ok(())
+    }
+
+    /// Moves the messages read so far into the inbound queue under one lock;
+    /// true (once) if JS waits for messages.
+    fn hand_over_received(&mut self) -> bool {
+        let mut js_waiting = std::mem::take(&mut self.js_waits_for_messages);
+        if !self.received.is_empty() {
+            js_waiting |= lock(&self.shared.inbound).push_all(&mut self.received);
+        }
+        js_waiting
     }
 
     fn outcome_at_end_of_stream(&self) -> CloseOutcome {

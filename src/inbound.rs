@@ -34,13 +34,23 @@ pub struct InboundQueue {
 impl InboundQueue {
     /// The socket is read only while this holds.
     pub fn has_room(&self) -> bool {
-        self.queued_bytes < INBOUND_QUEUE_BYTES
+        self.room() > 0
     }
 
-    /// Queues a message; true when JS is waiting and must be told.
-    pub fn push(&mut self, kind: MessageKind, payload: Bytes) -> bool {
-        self.queued_bytes += payload.len();
-        self.messages.push_back((kind, payload));
+    /// Bytes that may still be queued before reading stops (the message that
+    /// crosses the bound is still taken whole).
+    pub fn room(&self) -> usize {
+        INBOUND_QUEUE_BYTES.saturating_sub(self.queued_bytes)
+    }
+
+    /// Queues every message of `received`, leaving it empty; true when JS is
+    /// waiting and must be told.
+    pub fn push_all(&mut self, received: &mut Vec<(MessageKind, Bytes)>) -> bool {
+        self.queued_bytes += received
+            .iter()
+            .map(|(_, payload)| payload.len())
+            .sum::<usize>();
+        self.messages.extend(received.drain(..));
         std::mem::take(&mut self.js_waiting)
     }
 
@@ -99,11 +109,19 @@ fn is_large(length: usize, buffer_length: usize) -> bool {
 mod tests {
     use super::*;
 
+    fn push(queue: &mut InboundQueue, kind: MessageKind, payload: Bytes) -> bool {
+        queue.push_all(&mut vec![(kind, payload)])
+    }
+
     #[test]
     fn small_messages_are_copied_in_order_with_their_layout() {
         let mut queue = InboundQueue::default();
-        queue.push(MessageKind::Text, Bytes::from_static(b"hi"));
-        queue.push(MessageKind::Binary, Bytes::from_static(b"\x00\x01\x02"));
+        push(&mut queue, MessageKind::Text, Bytes::from_static(b"hi"));
+        push(
+            &mut queue,
+            MessageKind::Binary,
+            Bytes::from_static(b"\x00\x01\x02"),
+        );
         let (mut buffer, mut layout) = ([0u8; 16], [0u32; 8]);
         assert_eq!(queue.take_into(&mut buffer, &mut layout), Taken::Copied(2));
         assert_eq!(&buffer[..5], b"hi\x00\x01\x02");
@@ -115,7 +133,7 @@ mod tests {
     fn a_take_stops_where_the_buffer_or_the_layout_is_full() {
         let mut queue = InboundQueue::default();
         for _ in 0..3 {
-            queue.push(MessageKind::Text, Bytes::from_static(b"abcd"));
+            push(&mut queue, MessageKind::Text, Bytes::from_static(b"abcd"));
         }
         let (mut buffer, mut layout) = ([0u8; 10], [0u32; 8]);
         assert_eq!(queue.take_into(&mut buffer, &mut layout), Taken::Copied(2));
@@ -129,8 +147,9 @@ mod tests {
     #[test]
     fn a_large_message_is_handed_over_alone_and_uncopied() {
         let mut queue = InboundQueue::default();
-        queue.push(MessageKind::Text, Bytes::from_static(b"small"));
-        queue.push(
+        push(&mut queue, MessageKind::Text, Bytes::from_static(b"small"));
+        push(
+            &mut queue,
             MessageKind::Binary,
             Bytes::from(vec![9; LARGE_MESSAGE_BYTES]),
         );
@@ -150,14 +169,23 @@ mod tests {
     fn empty_queue_marks_js_waiting_and_the_next_push_reports_it_once() {
         let mut queue = InboundQueue::default();
         assert_eq!(queue.take_into(&mut [0; 4], &mut [0; 4]), Taken::Nothing);
-        assert!(queue.push(MessageKind::Text, Bytes::from_static(b"a")));
-        assert!(!queue.push(MessageKind::Text, Bytes::from_static(b"b")));
+        assert!(push(
+            &mut queue,
+            MessageKind::Text,
+            Bytes::from_static(b"a")
+        ));
+        assert!(!push(
+            &mut queue,
+            MessageKind::Text,
+            Bytes::from_static(b"b")
+        ));
     }
 
     #[test]
     fn queue_stops_having_room_at_its_byte_bound() {
         let mut queue = InboundQueue::default();
-        queue.push(
+        push(
+            &mut queue,
             MessageKind::Binary,
             Bytes::from(vec![0; INBOUND_QUEUE_BYTES]),
         );
