@@ -1,4 +1,5 @@
-// `import 'websocketstream/global'` declares the two classes on globalThis.
+// `import 'websocketstream/global'` declares the two classes on globalThis,
+// as a value and as a type, the way the DOM library declares them.
 
 import type {
   WebSocketError as WebSocketErrorClass,
@@ -6,7 +7,9 @@ import type {
 } from './index.js'
 
 declare global {
+  interface WebSocketStream extends WebSocketStreamClass {}
   var WebSocketStream: typeof WebSocketStreamClass
+  interface WebSocketError extends WebSocketErrorClass {}
   var WebSocketError: typeof WebSocketErrorClass
 }
 

@@ -1,7 +1,8 @@
 'use strict'
-// Runs at `npm install` and before `npm test`: builds the native addon in
-// release mode when it is missing or older than the Rust sources. An
-// installed package that ships its binary (no src/) has nothing to build.
+// Runs at `npm install` in a checkout (the `prepare` script, which npm does
+// not run for a package installed as a dependency) and before `npm test`:
+// builds the native addon in release mode when it is missing or older than
+// the Rust sources.
 
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -17,10 +18,7 @@ function newestMtime(entry) {
 }
 
 const binaries = fs.readdirSync(root).filter((name) => binaryPattern.test(name))
-const hasSources = fs.existsSync(path.join(root, 'src'))
 const loaderPresent = fs.existsSync(path.join(root, 'binding.js'))
-
-if (!hasSources) process.exit(0)
 
 const sourcesChanged = Math.max(
   ...['src', 'Cargo.toml', 'Cargo.lock', 'build.rs'].map((entry) => newestMtime(path.join(root, entry))),
