@@ -49,23 +49,47 @@ function deferred() {
   return { promise, resolve, reject }
 }
 
+// WebIDL reads a BufferSource through its internal slots, never through
+// properties a caller could override: these are the slots' getters.
+const getter = (prototype, name) => Object.getOwnPropertyDescriptor(prototype, name).get
+const typedArraySlots = ['buffer', 'byteOffset', 'byteLength'].map((name) =>
+  getter(Object.getPrototypeOf(Uint8Array.prototype), name),
+)
+const dataViewSlots = ['buffer', 'byteOffset', 'byteLength'].map((name) => getter(DataView.prototype, name))
+const arrayBufferByteLength = getter(ArrayBuffer.prototype, 'byteLength')
+const arrayBufferResizable = getter(ArrayBuffer.prototype, 'resizable')
+
+/** A copy of an ArrayBuffer's bytes (none if it was detached). */
+function arrayBufferBytes(buffer, byteOffset, byteLength) {
+  if (arrayBufferResizable.call(buffer)) throw new TypeError('A resizable ArrayBuffer cannot be sent')
+  // A detached buffer has length 0: it holds no bytes to send.
+  if (arrayBufferByteLength.call(buffer) === 0) return new Uint8Array(0)
+  return new Uint8Array(buffer, byteOffset, byteLength)
+}
+
 /**
  * The draft's write conversion: BufferSources are copied as binary, anything
  * else becomes a USVString. Resizable and shared memory are not BufferSources
  * a WebSocket accepts.
  */
 function toOutgoingMessage(chunk) {
-  if (types.isArrayBuffer(chunk)) {
-    if (chunk.resizable) throw new TypeError('A resizable ArrayBuffer cannot be sent')
-    return new Uint8Array(chunk)
-  }
+  if (types.isArrayBuffer(chunk)) return arrayBufferBytes(chunk, 0, arrayBufferByteLength.call(chunk))
   if (ArrayBuffer.isView(chunk)) {
-    const { buffer } = chunk
+    const [buffer, byteOffset, byteLength] = (types.isDataView(chunk) ? dataViewSlots : typedArraySlots).map(
+      (slot) => {
+        try {
+          return slot.call(chunk)
+        } catch {
+          // A DataView on a detached buffer throws here: it holds no bytes.
+          return 0
+        }
+      },
+    )
     if (types.isSharedArrayBuffer(buffer)) {
       throw new TypeError('A view on a SharedArrayBuffer cannot be sent')
     }
-    if (buffer.resizable) throw new TypeError('A view on a resizable ArrayBuffer cannot be sent')
-    return new Uint8Array(buffer, chunk.byteOffset, chunk.byteLength)
+    if (buffer === 0) return new Uint8Array(0)
+    return arrayBufferBytes(buffer, byteOffset, byteLength)
   }
   return toUSVString(chunk)
 }
@@ -182,6 +206,10 @@ class Session {
       },
       { highWaterMark: 1 },
     )
+    // writer.abort() waits for the write in progress; one waiting for the
+    // socket must give way, or an abort could wait forever.
+    const { signal } = this.writableController
+    signal.addEventListener('abort', () => this.abandonPendingWrite(signal.reason), { once: true })
     this.opened.resolve({ readable, writable, extensions, protocol })
     this.updateHold()
   }
@@ -242,6 +270,13 @@ class Session {
       this.pendingWrite = { resolve, reject }
       this.updateHold()
     })
+  }
+
+  abandonPendingWrite(reason) {
+    const write = this.pendingWrite
+    this.pendingWrite = null
+    write?.reject(reason)
+    this.updateHold()
   }
 
   closeFromWriter() {
