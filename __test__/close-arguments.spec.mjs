@@ -11,28 +11,7 @@ import { acceptHandshake } from './fixtures/raw-websocket.mjs'
 import { startRawServer, startWsServer } from './helpers/servers.mjs'
 import { rejectionOf } from './helpers/settle.mjs'
 import { withTimeout } from './helpers/timeout.mjs'
-
-/** What `fn` throws; fails the test if it returns. (t.throws refuses DOMExceptions on Node 20.) */
-function thrownBy(t, fn) {
-  try {
-    fn()
-  } catch (error) {
-    return error
-  }
-  t.fail('expected an exception')
-  return undefined
-}
-
-function assertDOMException(t, error, name, label = '') {
-  t.true(error instanceof DOMException, `${label} should be a DOMException, got ${inspect(error)}`)
-  t.is(error?.name, name, label)
-  t.true(typeof error?.message === 'string' && error.message.length > 0, `${label} has a message`)
-}
-
-function assertTypeError(t, error, label = '') {
-  t.true(error instanceof TypeError, `${label} should be a TypeError, got ${inspect(error)}`)
-  t.true(typeof error?.message === 'string' && error.message.length > 0, `${label} has a message`)
-}
+import { assertDOMException, assertTypeError, thrownBy } from './helpers/errors.mjs'
 
 /**
  * A `ws` echo server that also reports, per connection, the close code and

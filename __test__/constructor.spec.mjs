@@ -9,30 +9,9 @@ import { WebSocketStream, WebSocketError } from '../index.mjs'
 import { startRawServer, startWsServer } from './helpers/servers.mjs'
 import { rejectionOf } from './helpers/settle.mjs'
 import { withTimeout } from './helpers/timeout.mjs'
+import { assertDOMException, assertTypeError, thrownBy } from './helpers/errors.mjs'
 
 const LOCAL = 'ws://127.0.0.1:1/'
-
-/** What `fn` throws; fails the test if it returns. (t.throws refuses DOMExceptions on Node 20.) */
-function thrownBy(t, fn) {
-  try {
-    fn()
-  } catch (error) {
-    return error
-  }
-  t.fail('expected an exception')
-  return undefined
-}
-
-function assertDOMException(t, error, name, label = '') {
-  t.true(error instanceof DOMException, `${label} should be a DOMException, got ${inspect(error)}`)
-  t.is(error?.name, name, label)
-  t.true(typeof error?.message === 'string' && error.message.length > 0, `${label} has a message`)
-}
-
-function assertTypeError(t, error, label = '') {
-  t.true(error instanceof TypeError, `${label} should be a TypeError, got ${inspect(error)}`)
-  t.true(typeof error?.message === 'string' && error.message.length > 0, `${label} has a message`)
-}
 
 /**
  * A WebSocketStream that never connects: an already-aborted signal stops it
