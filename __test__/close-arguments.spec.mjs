@@ -12,6 +12,7 @@ import { startRawServer, startWsServer } from './helpers/servers.mjs'
 import { rejectionOf } from './helpers/settle.mjs'
 import { withTimeout } from './helpers/timeout.mjs'
 import { assertDOMException, assertTypeError, thrownBy } from './helpers/errors.mjs'
+import { clientFor as tracked } from './helpers/fixtures.mjs'
 
 /**
  * A `ws` echo server that also reports, per connection, the close code and
@@ -111,17 +112,6 @@ function parseClientFrame(bytes) {
 function closeBody(payload) {
   if (payload.length < 2) return { code: 1005, reason: '' }
   return { code: payload.readUInt16BE(0), reason: payload.subarray(2).toString('utf8') }
-}
-
-/** A stream closed at teardown whatever its state. */
-function tracked(t, url, options) {
-  const wss = new WebSocketStream(url, options)
-  t.teardown(() => {
-    try {
-      wss.close()
-    } catch {}
-  })
-  return wss
 }
 
 async function openStream(t, url) {

@@ -6,10 +6,10 @@ import net from 'node:net'
 import { inspect } from 'node:util'
 import { setTimeout as delay } from 'node:timers/promises'
 import { WebSocketStream, WebSocketError } from '../index.mjs'
-import { startRawServer, startWsServer } from './helpers/servers.mjs'
 import { rejectionOf } from './helpers/settle.mjs'
 import { withTimeout } from './helpers/timeout.mjs'
 import { assertDOMException, assertTypeError, thrownBy } from './helpers/errors.mjs'
+import { clientFor as tracked, rawServerFor as rawServer, wsServerFor as wsServer } from './helpers/fixtures.mjs'
 
 const LOCAL = 'ws://127.0.0.1:1/'
 
@@ -19,29 +19,6 @@ const LOCAL = 'ws://127.0.0.1:1/'
  */
 function inert(url, options = {}) {
   return new WebSocketStream(url, { ...options, signal: AbortSignal.abort() })
-}
-
-async function wsServer(t, onConnection) {
-  const peer = await startWsServer(onConnection)
-  t.teardown(() => peer.close())
-  return peer
-}
-
-async function rawServer(t, onSocket = () => {}) {
-  const peer = await startRawServer(onSocket)
-  t.teardown(() => peer.close())
-  return peer
-}
-
-/** A stream closed at teardown whatever its state. */
-function tracked(t, url, options) {
-  const wss = new WebSocketStream(url, options)
-  t.teardown(() => {
-    try {
-      wss.close()
-    } catch {}
-  })
-  return wss
 }
 
 /** A port on 127.0.0.1 where nothing listens. */

@@ -6,7 +6,6 @@ import test from 'ava'
 import net from 'node:net'
 import { createRequire } from 'node:module'
 import { WebSocketStream, WebSocketError } from '../index.mjs'
-import { startWsServer, startRawServer } from './helpers/servers.mjs'
 import {
   acceptHandshake,
   readRequest,
@@ -15,30 +14,9 @@ import {
   startRawWebSocketServer,
   withTimeout,
 } from './helpers/raw-frames.mjs'
+import { clientFor as client, rawServerFor as rawServer, wsServerFor as wsServer } from './helpers/fixtures.mjs'
 
 const require = createRequire(import.meta.url)
-
-async function wsServer(t, onConnection, options) {
-  const peer = await startWsServer(onConnection, options)
-  t.teardown(() => peer.close())
-  return peer
-}
-
-async function rawServer(t, onSocket) {
-  const peer = await startRawServer(onSocket)
-  t.teardown(() => peer.close())
-  return peer
-}
-
-function client(t, url, options) {
-  const wss = new WebSocketStream(url, options)
-  t.teardown(() => {
-    try {
-      wss.close()
-    } catch {}
-  })
-  return wss
-}
 
 function assertWebSocketError(t, error, label) {
   t.true(error instanceof WebSocketError, `${label}: a WebSocketError`)

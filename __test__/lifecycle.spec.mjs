@@ -11,8 +11,8 @@ import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { setTimeout as delay } from 'node:timers/promises'
-import { startWsServer } from './helpers/servers.mjs'
 import { withTimeout } from './helpers/timeout.mjs'
+import { wsServerFor as server } from './helpers/fixtures.mjs'
 
 const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
@@ -42,12 +42,6 @@ async function waitForOutput(output, text, ms) {
     ms,
     `child output ${JSON.stringify(text)}`,
   )
-}
-
-async function server(t, onConnection) {
-  const peer = await startWsServer(onConnection)
-  t.teardown(() => peer.close())
-  return peer
 }
 
 /** A port on 127.0.0.1 where nothing listens. */

@@ -4,27 +4,8 @@
 import test from 'ava'
 import { setTimeout as delay } from 'node:timers/promises'
 import { ReadableStream, WritableStream } from 'node:stream/web'
-import { WebSocketStream } from '../index.mjs'
-import { startWsServer } from './helpers/servers.mjs'
 import { withTimeout } from './helpers/timeout.mjs'
-
-async function server(t, onConnection) {
-  const peer = await startWsServer(onConnection)
-  t.teardown(() => peer.close())
-  return peer
-}
-
-/** Opens a client and registers a teardown that closes it. */
-async function open(t, url, options) {
-  const wss = new WebSocketStream(url, options)
-  t.teardown(() => {
-    try {
-      wss.close()
-    } catch {}
-  })
-  const info = await withTimeout(wss.opened, 5000, 'opened')
-  return { wss, ...info }
-}
+import { openedClientFor as open, wsServerFor as server } from './helpers/fixtures.mjs'
 
 function read(reader, label = 'read') {
   return withTimeout(reader.read(), 5000, label)

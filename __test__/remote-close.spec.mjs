@@ -6,7 +6,6 @@
 import test from 'ava'
 import { setTimeout as delay } from 'node:timers/promises'
 import { WebSocketStream, WebSocketError } from '../index.mjs'
-import { startWsServer } from './helpers/servers.mjs'
 import {
   closeFrame,
   collectFrames,
@@ -16,23 +15,7 @@ import {
   textFrame,
   withTimeout,
 } from './helpers/raw-frames.mjs'
-
-async function wsServer(t, onConnection) {
-  const peer = await startWsServer(onConnection)
-  t.teardown(() => peer.close())
-  return peer
-}
-
-async function open(t, url, options) {
-  const wss = new WebSocketStream(url, options)
-  t.teardown(() => {
-    try {
-      wss.close()
-    } catch {}
-  })
-  const info = await withTimeout(wss.opened, 5000, 'opened')
-  return { wss, ...info }
-}
+import { openedClientFor as open, wsServerFor as wsServer } from './helpers/fixtures.mjs'
 
 const read = (reader, label = 'read') => withTimeout(reader.read(), 5000, label)
 const settled = (promise, label, ms = 10_000) => withTimeout(promise, ms, label)

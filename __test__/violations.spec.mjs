@@ -5,7 +5,7 @@
 // The raw server keeps its socket open and reads, so the client's Close frame
 // is always observable.
 import test from 'ava'
-import { WebSocketStream, WebSocketError } from '../index.mjs'
+import { WebSocketError } from '../index.mjs'
 import {
   OPCODE,
   closeBody,
@@ -16,6 +16,7 @@ import {
   textFrame,
   withTimeout,
 } from './helpers/raw-frames.mjs'
+import { clientFor } from './helpers/fixtures.mjs'
 
 /**
  * Connects to a raw server, waits for `opened`, has the server write `bytes`,
@@ -25,12 +26,7 @@ import {
  */
 async function assertViolation(t, bytes, expectedCode, { messagePattern } = {}) {
   const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  t.teardown(() => {
-    try {
-      wss.close()
-    } catch {}
-  })
+  const wss = clientFor(t, peer.url)
   const { socket, frames } = await peer.connection()
   const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
   const reader = readable.getReader()
@@ -147,12 +143,7 @@ for (const code of [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 6553
 
 test('a violation after a delivered message still errors the readable with the closed error', async (t) => {
   const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  t.teardown(() => {
-    try {
-      wss.close()
-    } catch {}
-  })
+  const wss = clientFor(t, peer.url)
   const { socket, frames } = await peer.connection()
   const { readable } = await withTimeout(wss.opened, 5000, 'opened')
   const reader = readable.getReader()

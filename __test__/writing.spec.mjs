@@ -3,10 +3,10 @@
 import test from 'ava'
 import { ReadableStream } from 'node:stream/web'
 import { inspect } from 'node:util'
-import { WebSocketStream } from '../index.mjs'
 import { startWsServer } from './helpers/servers.mjs'
 import { rejectionOf } from './helpers/settle.mjs'
 import { withTimeout } from './helpers/timeout.mjs'
+import { clientFor } from './helpers/fixtures.mjs'
 
 /**
  * A `ws` server that records every message it receives: `next()` resolves
@@ -40,12 +40,7 @@ async function recordingServer(t) {
 
 async function open(t) {
   const server = await recordingServer(t)
-  const wss = new WebSocketStream(server.url)
-  t.teardown(() => {
-    try {
-      wss.close()
-    } catch {}
-  })
+  const wss = clientFor(t, server.url)
   const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
   return { server, wss, readable, writable, writer: writable.getWriter() }
 }
@@ -268,12 +263,7 @@ test('the write promise resolves with undefined', async (t) => {
 
 test('writing through the writable without a writer works too', async (t) => {
   const server = await recordingServer(t)
-  const wss = new WebSocketStream(server.url)
-  t.teardown(() => {
-    try {
-      wss.close()
-    } catch {}
-  })
+  const wss = clientFor(t, server.url)
   const { writable } = await withTimeout(wss.opened, 5000, 'opened')
   const source = ReadableStream.from(['one', new Uint8Array([2]), 'three'])
   await withTimeout(source.pipeTo(writable, { preventClose: true }), 5000, 'pipeTo')
