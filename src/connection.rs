@@ -19,7 +19,9 @@ use crate::counting_stream::CountingStream;
 use crate::events::{Event, EventSink, OpenedInfo};
 use crate::handshake::{self, HandshakeRequest};
 use crate::inbound::{InboundQueue, MessageKind};
-use crate::limits::{websocket_config, CLOSE_TIMEOUT, SOCKET_READ_BUFFER_BYTES};
+use crate::limits::{
+    websocket_config, CLOSE_TIMEOUT, PONG_BACKLOG_BYTES, SOCKET_READ_BUFFER_BYTES,
+};
 use crate::outbound::{wire_len, NextOutbound, OutboundQueue};
 use crate::transport::{self, Transport, TransportTarget};
 
@@ -72,6 +74,7 @@ pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> 
         handed_bytes: 0,
         written_at_last_flush: 0,
         needs_flush: false,
+        unflushed_pong_bytes: 0,
         reading: true,
         discarding_data: false,
         received_close: None,
@@ -94,6 +97,8 @@ struct Driver<'a> {
     /// The socket's byte count when the encoder's buffer was last empty.
     written_at_last_flush: u64,
     needs_flush: bool,
+    /// Wire bytes of pongs queued since the encoder's buffer was last empty.
+    unflushed_pong_bytes: usize,
     reading: bool,
     /// After our close, data frames are dropped so the handshake can finish.
     discarding_data: bool,
@@ -201,6 +206,7 @@ impl Driver<'_> {
                 Poll::Ready(Ok(())) => {
                     self.needs_flush = false;
                     self.handed_bytes = 0;
+                    self.unflushed_pong_bytes = 0;
                     self.written_at_last_flush = self.ws.get_ref().bytes_written();
                 }
                 Poll::Ready(Err(error)) => return Err(self.outcome_of_write_error(error)),
@@ -245,6 +251,11 @@ impl Driver<'_> {
     fn read_available(&mut self, cx: &mut Context<'_>) -> Result<(), CloseOutcome> {
         let mut room = lock(&self.shared.inbound).room();
         while self.reading {
+            if self.unflushed_pong_bytes > PONG_BACKLOG_BYTES {
+                // The server floods pings and does not read the pongs: wait
+                // until it does (the flush registered for the socket's room).
+                break;
+            }
             if !self.discarding_data && room == 0 {
                 // JS may have taken some since: look again before stopping.
                 self.js_waits_for_messages |= self.hand_over_received();
@@ -271,8 +282,9 @@ impl Driver<'_> {
                 Message::Text(text) => (MessageKind::Text, text.into()),
                 Message::Binary(bytes) => (MessageKind::Binary, bytes),
                 // tungstenite queued the pong; it goes out with the next flush.
-                Message::Ping(_) => {
+                Message::Ping(payload) => {
                     self.needs_flush = true;
+                    self.unflushed_pong_bytes += wire_len(payload.len());
                     continue;
                 }
                 Message::Close(frame) => {

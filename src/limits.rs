@@ -15,6 +15,11 @@ pub const LARGE_MESSAGE_BYTES: usize = 16 << 10;
 /// encoder's buffer) before a write's promise has to wait for the socket.
 pub const OUTBOUND_QUEUE_BYTES: usize = 256 << 10;
 
+/// Bytes of pongs the frame encoder may hold for a server that does not read
+/// them. Past this bound the socket is not read (so no further pings arrive)
+/// until the server takes what we wrote: a ping flood cannot grow memory.
+pub const PONG_BACKLOG_BYTES: usize = 64 << 10;
+
 /// How long a Close of ours waits for the server's answer, and how long we
 /// wait for the server to end TCP after the closing handshake.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);

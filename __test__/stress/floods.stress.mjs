@@ -286,7 +286,9 @@ test.serial('a server that never reads our data: writes wait, RSS stays flat, an
 
 test.serial('a server that floods pings and never reads our pongs: client RSS stays flat (pongs obey backpressure), and the last ping is answered once it reads', async (t) => {
   const server = await floodServer(t)
-  const { client, socket } = await startClient(t, server, { write: false, readAfter: false })
+  // readAfter keeps the application from closing (a Close of ours would end
+  // the pongs) until the server has checked the answer to its last ping.
+  const { client, socket } = await startClient(t, server, { write: false, readAfter: true })
   // The socket stays paused: the server never reads a pong while it floods pings.
   let next = 0
   const pings = pump(socket, () => {
@@ -307,5 +309,7 @@ test.serial('a server that floods pings and never reads our pongs: client RSS st
   await lastPong(reading)
   t.true(reading.pongs * 131 < 48 * MiB, `the pongs left queued for the server (${reading.pongs}) are bounded too`)
   t.is(reading.disorderedPongs, 0, 'pongs answer pings in order')
+  socket.write(textFrame('end'))
+  client.child.kill('SIGUSR2')
   await finish(t, client, socket, reading)
 })

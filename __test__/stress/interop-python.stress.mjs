@@ -10,8 +10,12 @@ import { withTimeout } from '../helpers/timeout.mjs'
 import { fixture, spawnChild } from './support/child.mjs'
 import { MiB, openStream, standing } from './support/checks.mjs'
 
+// .ci/run installs websockets into a virtual environment and names its
+// interpreter here; otherwise python3 must have websockets installed.
+const python = process.env.WEBSOCKETSTREAM_TEST_PYTHON || 'python3'
+
 async function pythonServer(t) {
-  const server = spawnChild(t, 'python3', [fixture('python-server.py')], { killAfterMs: 120_000 })
+  const server = spawnChild(t, python, [fixture('python-server.py')], { killAfterMs: 120_000 })
   const [, port] = await server.waitFor(/^PORT (\d+)$/m, 15_000)
   return { url: `ws://127.0.0.1:${port}/` }
 }
