@@ -8,7 +8,6 @@ use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
 use futures::{Sink, Stream};
-use tokio::io::BufReader;
 use tokio::time::{sleep, Sleep};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Bytes, Message};
@@ -19,10 +18,9 @@ use crate::counting_stream::CountingStream;
 use crate::events::{Event, EventSink, OpenedInfo};
 use crate::handshake::{self, HandshakeRequest};
 use crate::inbound::{InboundQueue, MessageKind};
-use crate::limits::{
-    websocket_config, CLOSE_TIMEOUT, PONG_BACKLOG_BYTES, SOCKET_READ_BUFFER_BYTES,
-};
+use crate::limits::{websocket_config, CLOSE_TIMEOUT, PONG_BACKLOG_BYTES};
 use crate::outbound::{wire_len, NextOutbound, OutboundQueue};
+use crate::read_ahead::ReadAhead;
 use crate::transport::{self, Transport, TransportTarget};
 
 /// The state JS and the connection task share.
@@ -57,7 +55,7 @@ pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> 
         Err(message) => return CloseOutcome::failed(message),
     };
     let ws = WebSocketStream::from_partially_read(
-        CountingStream::new(BufReader::with_capacity(SOCKET_READ_BUFFER_BYTES, stream)),
+        CountingStream::new(ReadAhead::new(stream)),
         response.leftover,
         Role::Client,
         Some(websocket_config(target.max_message_size)),
@@ -89,7 +87,7 @@ pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> 
 }
 
 struct Driver<'a> {
-    ws: WebSocketStream<CountingStream<BufReader<Transport>>>,
+    ws: WebSocketStream<CountingStream<ReadAhead<Transport>>>,
     shared: &'a Shared,
     events: &'a EventSink,
     /// Wire bytes handed to the frame encoder since its buffer was last empty.

@@ -92,10 +92,10 @@ impl InboundQueue {
     }
 
     /// Hands over the next message as it is (after `Taken::Large`).
-    pub fn take_large(&mut self) -> Option<Vec<u8>> {
+    pub fn take_large(&mut self) -> Option<Bytes> {
         let (_, payload) = self.messages.pop_front()?;
         self.queued_bytes -= payload.len();
-        Some(Vec::from(payload))
+        Some(payload)
     }
 }
 

@@ -10,6 +10,7 @@ mod http_head;
 mod inbound;
 mod limits;
 mod outbound;
+mod read_ahead;
 mod runtime;
 mod tls;
 mod transport;
@@ -23,7 +24,7 @@ use napi::{Error, Result, Status};
 use napi_derive::napi;
 use tokio::task::AbortHandle;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 use crate::close::CloseOutcome;
 use crate::connection::{lock, ConnectTarget, Shared};
@@ -160,6 +161,18 @@ pub fn connect(
     })
 }
 
+/// A Uint8Array over the payload's own memory: the decoder's buffer reaches
+/// JS without a copy, and is freed when JS collects the array.
+fn uint8_array_owning(payload: Bytes) -> Uint8Array {
+    let data = payload.as_ptr().cast_mut();
+    let length = payload.len();
+    // SAFETY: the finalizer owns `payload`, so the memory stays valid until
+    // the engine releases the array, and nothing in Rust touches it meanwhile
+    // (the payload was split off the decoder's buffer; no other handle to
+    // these bytes exists).
+    unsafe { Uint8Array::with_external_data(data, length, move |_, _| drop(payload)) }
+}
+
 fn internal_error_message(panic: &(dyn std::any::Any + Send)) -> String {
     let detail = panic
         .downcast_ref::<&str>()
@@ -211,7 +224,7 @@ impl NativeConnection {
     pub fn take_large_message(&self) -> Option<Uint8Array> {
         let payload = lock(&self.shared.inbound).take_large()?;
         self.shared.driver_waker.wake();
-        Some(Uint8Array::new(payload))
+        Some(uint8_array_owning(payload))
     }
 
     /// Queues a text message. Returns 0 (resolve now), 1 (wait for "writable") or 2 (refused).

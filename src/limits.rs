@@ -33,11 +33,9 @@ pub const MAX_FRAME_SIZE: usize = 16 << 20;
 /// Most bytes of an HTTP handshake response we read before giving up on it.
 pub const MAX_HANDSHAKE_RESPONSE_BYTES: usize = 16 << 10;
 
-/// Bytes read from the socket at a time. tungstenite asks only for what its
-/// next frame still needs, which for small frames means a system call per
-/// message; a buffer in between turns those into copies. Reads at least this
-/// large bypass it, so large messages are not copied twice.
-pub const SOCKET_READ_BUFFER_BYTES: usize = 4 << 10;
+/// Most bytes read from the socket at a time (see read_ahead.rs); 64 KiB is
+/// what a Node socket reads at a time too.
+pub const READ_AHEAD_BYTES: usize = 64 << 10;
 
 /// Per-connection codec settings: small buffers so that many idle connections
 /// stay cheap (tungstenite zero-fills its whole read buffer on the first read,
