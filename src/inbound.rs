@@ -1,4 +1,10 @@
 //! Received messages waiting for JS, and how they are handed over in batches.
+//!
+//! Small messages are copied, on the connection's thread, back to back into
+//! one byte buffer: JS then takes a whole batch with a single copy and never
+//! touches the decoder's reference-counted payloads, whose release would
+//! otherwise bounce their counters between the two threads message by message.
+//! Large messages stay in the decoder's buffers and are handed over as they are.
 
 use std::collections::VecDeque;
 
@@ -19,13 +25,28 @@ pub enum Taken {
     Nothing,
     /// This many messages were copied into the caller's buffer.
     Copied(usize),
-    /// The next message is large: it is handed over on its own, without a copy.
+    /// The next message is handed over on its own (`take_large`): it is large,
+    /// or larger than the caller's buffer.
     Large(MessageKind),
 }
 
+enum Queued {
+    /// The next `length` bytes of `small_bytes`.
+    Small(MessageKind, usize),
+    Large(MessageKind, Bytes),
+}
+
+/// Bytes of taken small messages past which the buffer is compacted, and
+/// the capacity past which a drained buffer is released.
+const SMALL_BYTES_SLACK: usize = 64 << 10;
+
 #[derive(Default)]
 pub struct InboundQueue {
-    messages: VecDeque<(MessageKind, Bytes)>,
+    messages: VecDeque<Queued>,
+    /// Payloads of the small messages, in order; those before `small_start`
+    /// were taken.
+    small_bytes: Vec<u8>,
+    small_start: usize,
     queued_bytes: usize,
     /// JS found the queue empty and waits for a "messages" event.
     js_waiting: bool,
@@ -46,63 +67,93 @@ impl InboundQueue {
     /// Queues every message of `received`, leaving it empty; true when JS is
     /// waiting and must be told.
     pub fn push_all(&mut self, received: &mut Vec<(MessageKind, Bytes)>) -> bool {
-        self.queued_bytes += received
-            .iter()
-            .map(|(_, payload)| payload.len())
-            .sum::<usize>();
-        self.messages.extend(received.drain(..));
+        if self.small_start > SMALL_BYTES_SLACK && self.small_start * 2 > self.small_bytes.len() {
+            // Most of the buffer was taken: move the rest to the front rather
+            // than grow (amortized: never more bytes moved than were taken).
+            self.small_bytes.drain(..self.small_start);
+            self.small_start = 0;
+        }
+        for (kind, payload) in received.drain(..) {
+            self.queued_bytes += payload.len();
+            if payload.len() < LARGE_MESSAGE_BYTES {
+                self.small_bytes.extend_from_slice(&payload);
+                self.messages.push_back(Queued::Small(kind, payload.len()));
+            } else {
+                self.messages.push_back(Queued::Large(kind, payload));
+            }
+        }
         std::mem::take(&mut self.js_waiting)
     }
 
     /// Drops everything not yet handed to JS (after our close, data is discarded).
     pub fn clear(&mut self) {
         self.messages.clear();
+        self.small_bytes = Vec::new();
+        self.small_start = 0;
         self.queued_bytes = 0;
     }
 
-    /// Copies queued messages into `buffer`, each one's `[kind, length]` into
-    /// `layout`, for as long as both have room and no large message is next.
+    /// Copies queued small messages into `buffer`, each one's `[kind, length]`
+    /// into `layout`, for as long as both have room and no large message is next.
     pub fn take_into(&mut self, buffer: &mut [u8], layout: &mut [u32]) -> Taken {
-        let Some((kind, first)) = self.messages.front() else {
-            self.js_waiting = true;
-            return Taken::Nothing;
-        };
-        if is_large(first.len(), buffer.len()) {
-            return Taken::Large(*kind);
-        }
         let mut count = 0;
-        let mut offset = 0;
-        while let Some((kind, payload)) = self.messages.front() {
-            let end = offset + payload.len();
-            if count * 2 + 2 > layout.len()
-                || end > buffer.len()
-                || is_large(payload.len(), buffer.len())
-            {
+        let mut length = 0;
+        for queued in &self.messages {
+            let Queued::Small(kind, size) = *queued else {
+                break;
+            };
+            if count * 2 + 2 > layout.len() || length + size > buffer.len() {
                 break;
             }
-            buffer[offset..end].copy_from_slice(payload);
-            layout[count * 2] = *kind as u32;
-            layout[count * 2 + 1] = payload.len() as u32;
-            self.queued_bytes -= payload.len();
-            self.messages.pop_front();
-            offset = end;
+            layout[count * 2] = kind as u32;
+            layout[count * 2 + 1] = size as u32;
+            length += size;
             count += 1;
         }
+        if count == 0 {
+            return match self.messages.front() {
+                None => {
+                    self.js_waiting = true;
+                    Taken::Nothing
+                }
+                Some(Queued::Small(kind, _) | Queued::Large(kind, _)) => Taken::Large(*kind),
+            };
+        }
+        let start = self.small_start;
+        buffer[..length].copy_from_slice(&self.small_bytes[start..start + length]);
+        self.messages.drain(..count);
+        self.small_start += length;
+        self.queued_bytes -= length;
+        self.release_drained_small_bytes();
         Taken::Copied(count)
     }
 
-    /// Hands over the next message as it is (after `Taken::Large`).
+    /// Hands over the next message on its own (after `Taken::Large`).
     pub fn take_large(&mut self) -> Option<Bytes> {
-        let (_, payload) = self.messages.pop_front()?;
+        let payload = match self.messages.pop_front()? {
+            Queued::Large(_, payload) => payload,
+            Queued::Small(_, size) => {
+                let start = self.small_start;
+                self.small_start += size;
+                Bytes::copy_from_slice(&self.small_bytes[start..start + size])
+            }
+        };
         self.queued_bytes -= payload.len();
+        self.release_drained_small_bytes();
         Some(payload)
     }
-}
 
-/// Large messages skip the copy into the shared buffer: it could not hold
-/// them, or copying them twice would cost more than a buffer of their own.
-fn is_large(length: usize, buffer_length: usize) -> bool {
-    length >= LARGE_MESSAGE_BYTES || length > buffer_length
+    fn release_drained_small_bytes(&mut self) {
+        if self.small_start == self.small_bytes.len() {
+            self.small_start = 0;
+            if self.small_bytes.capacity() > SMALL_BYTES_SLACK {
+                // A burst is over: an idle connection keeps no large buffer.
+                self.small_bytes = Vec::new();
+            } else {
+                self.small_bytes.clear();
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -192,5 +243,53 @@ mod tests {
         assert!(!queue.has_room());
         queue.clear();
         assert!(queue.has_room());
+    }
+
+    #[test]
+    fn a_small_message_larger_than_the_callers_buffer_is_handed_over_alone() {
+        let mut queue = InboundQueue::default();
+        push(
+            &mut queue,
+            MessageKind::Text,
+            Bytes::from_static(b"too long"),
+        );
+        push(&mut queue, MessageKind::Binary, Bytes::from_static(b"ok"));
+        let (mut buffer, mut layout) = ([0u8; 4], [0u32; 8]);
+        assert_eq!(
+            queue.take_into(&mut buffer, &mut layout),
+            Taken::Large(MessageKind::Text)
+        );
+        assert_eq!(queue.take_large().as_deref(), Some(&b"too long"[..]));
+        assert_eq!(queue.take_into(&mut buffer, &mut layout), Taken::Copied(1));
+        assert_eq!(&buffer[..2], b"ok");
+    }
+
+    #[test]
+    fn bytes_stay_in_order_while_taken_bytes_are_compacted_away() {
+        let mut queue = InboundQueue::default();
+        let mut buffer = vec![0u8; 3000];
+        let mut layout = [0u32; 1024];
+        let mut expected = 0u8;
+        for round in 0..200u32 {
+            let mut batch: Vec<_> = (0..100u32)
+                .map(|i| {
+                    let value = ((round * 100 + i) % 251) as u8;
+                    (MessageKind::Binary, Bytes::from(vec![value; 40]))
+                })
+                .collect();
+            queue.push_all(&mut batch);
+            // Take less than was pushed, so the buffer never drains on its own.
+            let Taken::Copied(count) = queue.take_into(&mut buffer, &mut layout) else {
+                panic!("messages were queued");
+            };
+            for message in buffer[..count * 40].chunks(40) {
+                assert!(message.iter().all(|&byte| byte == expected));
+                expected = ((u32::from(expected) + 1) % 251) as u8;
+            }
+        }
+        // 200 rounds took 600,000 of 800,000 bytes; what is kept is about the
+        // 200,000 not taken, not everything ever pushed.
+        assert_eq!(queue.queued_bytes, 200_000);
+        assert!(queue.small_bytes.len() <= 2 * (queue.queued_bytes + SMALL_BYTES_SLACK));
     }
 }
