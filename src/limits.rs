@@ -39,11 +39,12 @@ pub const READ_AHEAD_BYTES: usize = 64 << 10;
 
 /// Per-connection codec settings: small buffers so that many idle connections
 /// stay cheap (tungstenite zero-fills its whole read buffer on the first read,
-/// so every byte of it stays resident; 4 KiB keeps an idle connection near
-/// 30 KiB in all), and the message/frame limits above.
+/// so every byte of it stays resident; the socket is read in larger pieces by
+/// read_ahead.rs, so 1 KiB only sets the size of the copies out of it), and
+/// the message/frame limits above.
 pub fn websocket_config(max_message_size: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 << 10)
+        .read_buffer_size(1 << 10)
         .write_buffer_size(64 << 10)
         .max_message_size(Some(max_message_size))
         .max_frame_size(Some(MAX_FRAME_SIZE.min(max_message_size)))

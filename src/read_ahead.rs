@@ -1,9 +1,9 @@
 //! Socket reads for the frame decoder: large reads while data streams in, no
 //! buffer at all while the connection idles.
 //!
-//! tungstenite never asks for more than its read buffer (kept at 4 KiB because
+//! tungstenite never asks for more than its read buffer (kept at 1 KiB because
 //! that buffer stays resident in every connection), so reading the socket
-//! directly would cost sixteen system calls per 64 KiB message. This layer
+//! directly would cost 64 system calls per 64 KiB message. This layer
 //! reads up to `READ_AHEAD_BYTES` at a time and serves the decoder's small
 //! reads from memory. Its buffer exists only while it holds data: once it is
 //! drained and the socket has nothing more, it is released, so a thousand
@@ -108,7 +108,7 @@ mod tests {
     use std::io::Write;
     use tokio::net::TcpStream;
 
-    /// Reads through `ReadAhead` in 4 KiB steps, as the frame decoder does.
+    /// Reads through `ReadAhead` in small steps, as the frame decoder does.
     async fn read_some(stream: &mut ReadAhead<TcpStream>, chunk: &mut [u8]) -> usize {
         poll_fn(|cx| {
             let mut out = ReadBuf::new(chunk);
