@@ -55,6 +55,8 @@ const getter = (prototype, name) => Object.getOwnPropertyDescriptor(prototype, n
 const typedArraySlots = ['buffer', 'byteOffset', 'byteLength'].map((name) =>
   getter(Object.getPrototypeOf(Uint8Array.prototype), name),
 )
+// Brand-checks without throwing: 'Uint8Array' for a Uint8Array, else undefined.
+const typedArrayKind = getter(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)
 const dataViewSlots = ['buffer', 'byteOffset', 'byteLength'].map((name) => getter(DataView.prototype, name))
 const arrayBufferByteLength = getter(ArrayBuffer.prototype, 'byteLength')
 const arrayBufferResizable = getter(ArrayBuffer.prototype, 'resizable')
@@ -73,6 +75,12 @@ function arrayBufferBytes(buffer, byteOffset, byteLength) {
  * a WebSocket accepts.
  */
 function toOutgoingMessage(chunk) {
+  if (typedArrayKind.call(chunk) === 'Uint8Array') {
+    // The common case, without a new view: the native side copies the
+    // array's bytes through its internal slots (none if it is detached).
+    const buffer = typedArraySlots[0].call(chunk)
+    if (!types.isSharedArrayBuffer(buffer) && !arrayBufferResizable.call(buffer)) return chunk
+  }
   if (types.isArrayBuffer(chunk)) return arrayBufferBytes(chunk, 0, arrayBufferByteLength.call(chunk))
   if (ArrayBuffer.isView(chunk)) {
     const [buffer, byteOffset, byteLength] = (types.isDataView(chunk) ? dataViewSlots : typedArraySlots).map(

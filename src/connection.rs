@@ -19,7 +19,7 @@ use crate::events::{Event, EventSink, OpenedInfo};
 use crate::handshake::{self, HandshakeRequest};
 use crate::inbound::{InboundQueue, MessageKind};
 use crate::limits::{websocket_config, CLOSE_TIMEOUT, PONG_BACKLOG_BYTES};
-use crate::outbound::{wire_len, NextOutbound, OutboundQueue};
+use crate::outbound::{wire_len, OutboundBatch, OutboundQueue};
 use crate::read_ahead::ReadAhead;
 use crate::transport::{self, Transport, TransportTarget};
 
@@ -69,6 +69,8 @@ pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> 
         ws,
         shared,
         events,
+        outgoing: OutboundBatch::new(),
+        outgoing_bytes: 0,
         handed_bytes: 0,
         written_at_last_flush: 0,
         needs_flush: false,
@@ -92,6 +94,9 @@ struct Driver<'a> {
     events: &'a EventSink,
     /// Wire bytes handed to the frame encoder since its buffer was last empty.
     handed_bytes: usize,
+    /// Messages taken from the outbound queue, not yet handed to the encoder.
+    outgoing: OutboundBatch,
+    outgoing_bytes: usize,
     /// The socket's byte count when the encoder's buffer was last empty.
     written_at_last_flush: u64,
     needs_flush: bool,
@@ -185,14 +190,8 @@ impl Driver<'_> {
                 Poll::Ready(Err(error)) => return Err(self.outcome_of_write_error(error)),
                 Poll::Ready(Ok(())) => {}
             }
-            let next = lock(&self.shared.outbound).next();
-            let message = match next {
-                NextOutbound::Nothing => break,
-                NextOutbound::Message(message) => {
-                    self.handed_bytes += wire_len(message.len());
-                    message
-                }
-                NextOutbound::Close(frame) => Message::Close(frame),
+            let Some(message) = self.next_outgoing() else {
+                break;
             };
             if let Err(error) = Pin::new(&mut self.ws).start_send(message) {
                 return Err(self.outcome_of_write_error(error));
@@ -212,7 +211,7 @@ impl Driver<'_> {
             }
         }
         let taken = self.ws.get_ref().bytes_written() - self.written_at_last_flush;
-        let in_flight = self.handed_bytes.saturating_sub(taken as usize);
+        let in_flight = self.handed_bytes.saturating_sub(taken as usize) + self.outgoing_bytes;
         let writable = {
             let mut outbound = lock(&self.shared.outbound);
             outbound.set_in_flight(in_flight);
@@ -222,6 +221,29 @@ impl Driver<'_> {
             self.events.send(Event::Writable);
         }
         Ok(())
+    }
+
+    /// The next message for the encoder: from the batch taken, else from a new
+    /// batch, else the requested Close once everything before it went.
+    fn next_outgoing(&mut self) -> Option<Message> {
+        if self.outgoing.is_empty() {
+            let mut outbound = lock(&self.shared.outbound);
+            self.outgoing_bytes = outbound.take_all(&mut self.outgoing);
+            if self.outgoing.is_empty() {
+                return outbound.take_close().map(Message::Close);
+            }
+        }
+        let (message, size) = self.outgoing.pop_front()?;
+        self.outgoing_bytes -= size;
+        self.handed_bytes += size;
+        Some(message)
+    }
+
+    /// Nothing more of JS's goes out (the server closed, or broke the protocol).
+    fn stop_sending(&mut self) {
+        lock(&self.shared.outbound).stop_accepting();
+        self.outgoing.clear();
+        self.outgoing_bytes = 0;
     }
 
     fn outcome_of_write_error(&self, error: tokio_tungstenite::tungstenite::Error) -> CloseOutcome {
@@ -323,7 +345,7 @@ impl Driver<'_> {
     fn on_close_frame(&mut self, frame: Option<CloseFrame>) {
         // tungstenite queued the reply (echoing the code) unless we closed first.
         self.needs_flush = true;
-        lock(&self.shared.outbound).stop_accepting();
+        self.stop_sending();
         if frame.as_ref().is_some_and(is_substituted_violation) {
             self.failure =
                 Some("the server sent a Close frame with a code no endpoint may send".to_string());
@@ -343,7 +365,7 @@ impl Driver<'_> {
                 close_code,
                 message,
             } => {
-                lock(&self.shared.outbound).stop_accepting();
+                self.stop_sending();
                 let close = Message::Close(Some(CloseFrame {
                     code: close_code.into(),
                     reason: "".into(),

@@ -18,15 +18,11 @@ pub enum SendStatus {
     Refused = 2,
 }
 
-/// What the connection task should hand to the frame encoder next.
-pub enum NextOutbound {
-    Message(Message),
-    Close(Option<CloseFrame>),
-    Nothing,
-}
+/// Messages with their wire sizes, as the connection task takes them.
+pub type OutboundBatch = VecDeque<(Message, usize)>;
 
 pub struct OutboundQueue {
-    messages: VecDeque<(Message, usize)>,
+    messages: OutboundBatch,
     queued_bytes: usize,
     /// Bytes handed to the frame encoder that the socket has not taken yet.
     in_flight_bytes: usize,
@@ -106,18 +102,28 @@ impl OutboundQueue {
         !matches!(self.close, CloseRequest::None)
     }
 
-    /// The next thing to encode: queued messages first, then a requested Close.
-    pub fn next(&mut self) -> NextOutbound {
-        if let Some((message, size)) = self.messages.pop_front() {
-            self.queued_bytes -= size;
-            self.in_flight_bytes += size;
-            return NextOutbound::Message(message);
+    /// Moves every queued message into `batch` (which the task empties before
+    /// taking again) and returns their wire bytes. One lock per batch rather
+    /// than per message: JS keeps queueing while the task encodes.
+    pub fn take_all(&mut self, batch: &mut OutboundBatch) -> usize {
+        debug_assert!(batch.is_empty());
+        // A swap also hands the emptied deque's capacity back to JS.
+        std::mem::swap(&mut self.messages, batch);
+        let taken = std::mem::take(&mut self.queued_bytes);
+        self.in_flight_bytes += taken;
+        taken
+    }
+
+    /// The requested Close, once, after every message queued before it was taken.
+    pub fn take_close(&mut self) -> Option<Option<CloseFrame>> {
+        if !self.messages.is_empty() {
+            return None;
         }
         match std::mem::replace(&mut self.close, CloseRequest::HandedOver) {
-            CloseRequest::Queued(frame) => NextOutbound::Close(frame),
+            CloseRequest::Queued(frame) => Some(frame),
             unchanged => {
                 self.close = unchanged;
-                NextOutbound::Nothing
+                None
             }
         }
     }
@@ -163,7 +169,12 @@ mod tests {
             SendStatus::MustWait
         );
         assert!(!queue.writable_event_due());
-        while let NextOutbound::Message(_) = queue.next() {}
+        let mut batch = OutboundBatch::new();
+        assert_eq!(
+            queue.take_all(&mut batch),
+            wire_len(1000) + wire_len(OUTBOUND_QUEUE_BYTES)
+        );
+        assert_eq!(batch.len(), 2);
         queue.set_in_flight(OUTBOUND_QUEUE_BYTES / 2);
         assert!(queue.writable_event_due());
         assert!(!queue.writable_event_due());
@@ -176,9 +187,12 @@ mod tests {
         assert!(queue.request_close(None));
         assert!(!queue.request_close(None));
         assert_eq!(queue.push(binary(3)), SendStatus::Refused);
-        assert!(matches!(queue.next(), NextOutbound::Message(_)));
-        assert!(matches!(queue.next(), NextOutbound::Close(None)));
-        assert!(matches!(queue.next(), NextOutbound::Nothing));
+        assert!(queue.take_close().is_none(), "the message goes first");
+        let mut batch = OutboundBatch::new();
+        queue.take_all(&mut batch);
+        assert_eq!(batch.len(), 1);
+        assert!(matches!(queue.take_close(), Some(None)));
+        assert!(queue.take_close().is_none(), "only once");
     }
 
     #[test]
