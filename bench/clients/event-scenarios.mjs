@@ -1,0 +1,177 @@
+// The scenarios for the event-based clients (ws, undici's WebSocket): both run
+// this very code through a small adapter that speaks their API the way its
+// documentation shows it. What an application must add to an event API to
+// read at its own pace (a queue) is in MessageQueue.
+
+import {
+  MessageQueue,
+  checkFlood,
+  checkSinkReport,
+  currentRss,
+  latencyStats,
+  makePayload,
+  messageLength,
+  peakRss,
+  routeUrl,
+  runLimited,
+  settleMemory,
+  sleep,
+  stopwatch,
+  warmupRounds,
+} from './common.mjs'
+import { HANDSHAKES_IN_FLIGHT } from './stream-scenarios.mjs'
+
+/**
+ * @typedef {object} EventClient
+ * @property {(url: string) => any} connect starts connecting, returns the socket
+ * @property {(ws: any) => Promise<void>} opened the open event (rejects on a failure first)
+ * @property {(ws: any) => Promise<{ code: number, reason: string }>} closed the close event
+ * @property {(ws: any, handler: (message: string | ArrayBuffer | Uint8Array) => void) => void} onMessage
+ *   text arrives as a string, as an application wants it
+ * @property {(ws: any, payload: string | Uint8Array) => Promise<void> | undefined} send with
+ *   flow control: a promise when the application has to wait before sending more
+ */
+
+/** @param {EventClient} client */
+export function eventScenarios(client) {
+  /** An open socket and a promise of its close event. */
+  async function open(url) {
+    const ws = client.connect(url)
+    const closed = client.closed(ws)
+    await client.opened(ws)
+    return { ws, closed }
+  }
+
+  return {
+    /** A flood from the server, timed from the open event to the last message. */
+    async receive(scenario, server) {
+      const ws = client.connect(routeUrl(server, scenario))
+      const closed = client.closed(ws)
+      let watch = null
+      let timing = null
+      let messages = 0
+      let bytes = 0
+      let last
+      client.opened(ws).then(() => {
+        watch = stopwatch()
+      }, () => {})
+      client.onMessage(ws, (message) => {
+        messages++
+        bytes += messageLength(message)
+        last = message
+        if (messages === scenario.count) timing = watch.stop()
+      })
+      await closed
+      checkFlood(scenario, messages, bytes, last)
+      return { messages, bytes, ...timing }
+    },
+
+    async send(scenario, server) {
+      const { ws, closed } = await open(routeUrl(server, scenario))
+      const payload = makePayload(scenario.size, scenario.type)
+      const watch = stopwatch()
+      for (let i = 0; i < scenario.count; i++) {
+        const mustWait = client.send(ws, payload)
+        if (mustWait) await mustWait
+      }
+      ws.close(1000)
+      const { reason } = await closed
+      const timing = watch.stop()
+      const bytes = scenario.count * scenario.size
+      checkSinkReport(reason, scenario.count, bytes)
+      return { messages: scenario.count, bytes, ...timing }
+    },
+
+    async echo(scenario, server) {
+      const { ws, closed } = await open(routeUrl(server, scenario))
+      const payload = makePayload(scenario.size, scenario.type)
+      let onReply = null
+      client.onMessage(ws, (message) => onReply(message))
+      const warmup = warmupRounds(scenario.count)
+      const latencies = new Float64Array(scenario.count)
+      let watch = stopwatch()
+      for (let i = -warmup; i < scenario.count; i++) {
+        if (i === 0) watch = stopwatch()
+        const sent = performance.now()
+        const reply = new Promise((resolve) => {
+          onReply = resolve
+        })
+        ws.send(payload)
+        const message = await reply
+        if (i >= 0) latencies[i] = performance.now() - sent
+        if (messageLength(message) !== scenario.size) throw new Error('the echo did not come back')
+      }
+      const timing = watch.stop()
+      ws.close(1000)
+      await closed
+      return { messages: scenario.count, bytes: scenario.count * scenario.size, ...timing, ...latencyStats(latencies) }
+    },
+
+    /** Reads one message every intervalMs: the application queues what the events deliver. */
+    async 'slow-consumer'(scenario, server) {
+      const queue = new MessageQueue()
+      const ws = client.connect(routeUrl(server, scenario))
+      client.onMessage(ws, (message) => queue.push(message))
+      const closed = client.closed(ws)
+      const end = () => queue.end()
+      closed.then(end, end)
+      await client.opened(ws)
+      const start = performance.now()
+      const watch = stopwatch()
+      let messages = 0
+      while (performance.now() - start < scenario.durationMs) {
+        const { done } = await queue.read()
+        if (done) break
+        messages++
+        await sleep(scenario.intervalMs)
+      }
+      const timing = watch.stop()
+      const peakWhileReadingBytes = peakRss()
+      ws.close(1000)
+      await closed
+      return { messages, bytes: messages * scenario.size, ...timing, peakWhileReadingBytes }
+    },
+
+    async 'connect-close'(scenario, server) {
+      const url = routeUrl(server, scenario)
+      const latencies = new Float64Array(scenario.count)
+      const watch = stopwatch()
+      for (let i = 0; i < scenario.count; i++) {
+        const begun = performance.now()
+        const { ws, closed } = await open(url)
+        ws.close(1000)
+        await closed
+        latencies[i] = performance.now() - begun
+      }
+      return { messages: scenario.count, ...watch.stop(), ...latencyStats(latencies) }
+    },
+
+    async concurrent(scenario, server) {
+      const url = routeUrl(server, scenario)
+      const openIdle = async () => {
+        const connection = await open(url)
+        client.onMessage(connection.ws, () => {})
+        return connection
+      }
+      // One connection first, so one-time costs (loading the client, compiled
+      // code) are not counted per connection.
+      const first = await openIdle()
+      first.ws.close(1000)
+      await first.closed
+      // RSS per connection is the slope between half and all of them: fixed
+      // costs and the heap's first growth cancel out.
+      const half = scenario.count >> 1
+      const watch = stopwatch()
+      const connections = await runLimited(half, HANDSHAKES_IN_FLIGHT, openIdle)
+      await settleMemory()
+      const atHalf = currentRss()
+      connections.push(...(await runLimited(scenario.count - half, HANDSHAKES_IN_FLIGHT, openIdle)))
+      const timing = watch.stop()
+      await settleMemory()
+      const rssPerConnectionBytes = (currentRss() - atHalf) / (scenario.count - half)
+      for (const { ws } of connections) ws.close(1000)
+      await Promise.all(connections.map(({ closed }) => closed))
+      return { messages: scenario.count, ...timing, rssPerConnectionBytes }
+    },
+  }
+}
