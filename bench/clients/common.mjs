@@ -117,6 +117,48 @@ export async function runLimited(count, limit, task) {
   return results
 }
 
+/** Handshakes in flight at once in the concurrent-connections scenario (all clients alike). */
+const HANDSHAKES_IN_FLIGHT = 100
+
+/**
+ * The connect-close scenario: `cycle()` connects, waits for the open, closes
+ * and waits for the close; each cycle's time is a latency sample.
+ */
+export async function timeConnectCloseCycles(count, cycle) {
+  const latencies = new Float64Array(count)
+  const watch = stopwatch()
+  for (let i = 0; i < count; i++) {
+    const begun = performance.now()
+    await cycle()
+    latencies[i] = performance.now() - begun
+  }
+  return { messages: count, ...watch.stop(), ...latencyStats(latencies) }
+}
+
+/**
+ * The concurrent scenario: opens `count` connections with `open()` (a
+ * connection as the application would hold it idle) and measures the RSS each
+ * adds; `close(connection)` closes one and waits until it is closed.
+ */
+export async function measureRssPerConnection(count, open, close) {
+  // One connection first, so one-time costs (loading the client, its
+  // runtime, compiled code) are not counted per connection.
+  await close(await open())
+  // RSS per connection is the slope between half and all of them: fixed
+  // costs and the heap's first growth cancel out.
+  const half = count >> 1
+  const watch = stopwatch()
+  const connections = await runLimited(half, HANDSHAKES_IN_FLIGHT, open)
+  await settleMemory()
+  const atHalf = currentRss()
+  connections.push(...(await runLimited(count - half, HANDSHAKES_IN_FLIGHT, open)))
+  const timing = watch.stop()
+  await settleMemory()
+  const rssPerConnectionBytes = (currentRss() - atHalf) / (count - half)
+  await Promise.all(connections.map(close))
+  return { messages: count, ...timing, rssPerConnectionBytes }
+}
+
 /**
  * What an application of an event-based client (ws, undici's WebSocket) has
  * to write to read at its own pace: a queue the message events fill. It grows

@@ -7,19 +7,17 @@ import {
   MessageQueue,
   checkFlood,
   checkSinkReport,
-  currentRss,
   latencyStats,
   makePayload,
+  measureRssPerConnection,
   messageLength,
   peakRss,
   routeUrl,
-  runLimited,
-  settleMemory,
   sleep,
   stopwatch,
+  timeConnectCloseCycles,
   warmupRounds,
 } from './common.mjs'
-import { HANDSHAKES_IN_FLIGHT } from './stream-scenarios.mjs'
 
 /**
  * @typedef {object} EventClient
@@ -134,16 +132,11 @@ export function eventScenarios(client) {
 
     async 'connect-close'(scenario, server) {
       const url = routeUrl(server, scenario)
-      const latencies = new Float64Array(scenario.count)
-      const watch = stopwatch()
-      for (let i = 0; i < scenario.count; i++) {
-        const begun = performance.now()
+      return timeConnectCloseCycles(scenario.count, async () => {
         const { ws, closed } = await open(url)
         ws.close(1000)
         await closed
-        latencies[i] = performance.now() - begun
-      }
-      return { messages: scenario.count, ...watch.stop(), ...latencyStats(latencies) }
+      })
     },
 
     async concurrent(scenario, server) {
@@ -153,25 +146,11 @@ export function eventScenarios(client) {
         client.onMessage(connection.ws, () => {})
         return connection
       }
-      // One connection first, so one-time costs (loading the client, compiled
-      // code) are not counted per connection.
-      const first = await openIdle()
-      first.ws.close(1000)
-      await first.closed
-      // RSS per connection is the slope between half and all of them: fixed
-      // costs and the heap's first growth cancel out.
-      const half = scenario.count >> 1
-      const watch = stopwatch()
-      const connections = await runLimited(half, HANDSHAKES_IN_FLIGHT, openIdle)
-      await settleMemory()
-      const atHalf = currentRss()
-      connections.push(...(await runLimited(scenario.count - half, HANDSHAKES_IN_FLIGHT, openIdle)))
-      const timing = watch.stop()
-      await settleMemory()
-      const rssPerConnectionBytes = (currentRss() - atHalf) / (scenario.count - half)
-      for (const { ws } of connections) ws.close(1000)
-      await Promise.all(connections.map(({ closed }) => closed))
-      return { messages: scenario.count, ...timing, rssPerConnectionBytes }
+      const close = async ({ ws, closed }) => {
+        ws.close(1000)
+        await closed
+      }
+      return measureRssPerConnection(scenario.count, openIdle, close)
     },
   }
 }

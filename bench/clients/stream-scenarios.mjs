@@ -7,21 +7,17 @@
 import {
   checkFlood,
   checkSinkReport,
-  currentRss,
   latencyStats,
   makePayload,
+  measureRssPerConnection,
   messageLength,
   peakRss,
   routeUrl,
-  runLimited,
-  settleMemory,
   sleep,
   stopwatch,
+  timeConnectCloseCycles,
   warmupRounds,
 } from './common.mjs'
-
-/** Handshakes in flight at once in the concurrent-connections scenario (all clients alike). */
-export const HANDSHAKES_IN_FLIGHT = 100
 
 function noop() {}
 
@@ -124,17 +120,12 @@ export function streamScenarios(WebSocketStream) {
     /** Sequential connect, open, close, closed. */
     async 'connect-close'(scenario, server) {
       const url = routeUrl(server, scenario)
-      const latencies = new Float64Array(scenario.count)
-      const watch = stopwatch()
-      for (let i = 0; i < scenario.count; i++) {
-        const begun = performance.now()
+      return timeConnectCloseCycles(scenario.count, async () => {
         const wss = new WebSocketStream(url)
         await wss.opened
         wss.close({ closeCode: 1000 })
         await wss.closed
-        latencies[i] = performance.now() - begun
-      }
-      return { messages: scenario.count, ...watch.stop(), ...latencyStats(latencies) }
+      })
     },
 
     /** Many open connections, each with a read pending as an application's would be. */
@@ -146,25 +137,11 @@ export function streamScenarios(WebSocketStream) {
         const pendingRead = readable.getReader().read()
         return { wss, pendingRead }
       }
-      // One connection first, so one-time costs (loading the client, its
-      // runtime, compiled code) are not counted per connection.
-      const first = await open()
-      first.wss.close({ closeCode: 1000 })
-      await Promise.all([first.wss.closed, first.pendingRead])
-      // RSS per connection is the slope between half and all of them: fixed
-      // costs and the heap's first growth cancel out.
-      const half = scenario.count >> 1
-      const watch = stopwatch()
-      const connections = await runLimited(half, HANDSHAKES_IN_FLIGHT, open)
-      await settleMemory()
-      const atHalf = currentRss()
-      connections.push(...(await runLimited(scenario.count - half, HANDSHAKES_IN_FLIGHT, open)))
-      const timing = watch.stop()
-      await settleMemory()
-      const rssPerConnectionBytes = (currentRss() - atHalf) / (scenario.count - half)
-      for (const { wss } of connections) wss.close({ closeCode: 1000 })
-      await Promise.all(connections.flatMap(({ wss, pendingRead }) => [wss.closed, pendingRead]))
-      return { messages: scenario.count, ...timing, rssPerConnectionBytes }
+      const close = async ({ wss, pendingRead }) => {
+        wss.close({ closeCode: 1000 })
+        await Promise.all([wss.closed, pendingRead])
+      }
+      return measureRssPerConnection(scenario.count, open, close)
     },
   }
 }
