@@ -39,6 +39,10 @@ const waitingOnNative = new Set()
 
 function noop() {}
 
+function endWriteTurn(session) {
+  session.wroteThisTurn = false
+}
+
 function deferred() {
   let resolve
   let reject
@@ -137,6 +141,8 @@ class Session {
     this.pendingWrite = null
     /** writer.close(), settled when the connection has closed. */
     this.pendingWriterClose = null
+    /** A write of this turn of the event loop was already made. */
+    this.wroteThisTurn = false
 
     if (signal !== null) {
       if (signal.aborted) {
@@ -268,8 +274,17 @@ class Session {
     const message = toOutgoingMessage(chunk)
     // After our close() the draft drops further messages (and resolves).
     if (this.readyState !== OPEN) return undefined
+    // The first write of a turn of the event loop goes to the socket from
+    // this thread (a lone message, an echo's request, is not delayed by a
+    // wake-up of the native thread); the writes after it in the same turn are
+    // a burst, which the native thread sends in batches.
+    const now = !this.wroteThisTurn
+    if (now) {
+      this.wroteThisTurn = true
+      process.nextTick(endWriteTurn, this)
+    }
     const status =
-      typeof message === 'string' ? this.native.sendText(message) : this.native.sendBinary(message)
+      typeof message === 'string' ? this.native.sendText(message, now) : this.native.sendBinary(message, now)
     if (status === SEND_ACCEPTED) return undefined
     // Over the bound, it resolves when the socket took enough. Refused (the
     // server's Close has arrived), it stays pending until the close steps

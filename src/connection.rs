@@ -3,8 +3,8 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use futures::task::AtomicWaker;
 use futures::{Sink, Stream};
@@ -30,6 +30,32 @@ pub struct Shared {
     pub outbound: Mutex<OutboundQueue>,
     /// Wakes the task when JS made room, queued a write or asked to close.
     pub driver_waker: AtomicWaker,
+    /// The open connection's state. The task locks it for each poll; JS may
+    /// lock it to write at once (see `write_from_js`).
+    driver: Mutex<Option<Driver>>,
+}
+
+impl Shared {
+    /// Sends what JS queued from the JS thread itself, sparing the round trip
+    /// through a wake-up of the task's thread. False if the task is busy
+    /// (it will send it) or the connection is not open.
+    pub fn write_from_js(&self) -> bool {
+        let Ok(mut driver) = self.driver.try_lock() else {
+            return false;
+        };
+        driver.as_mut().is_some_and(Driver::write_from_js)
+    }
+}
+
+/// Owns the driver on the task's behalf: when the task ends or is aborted,
+/// the driver (and with it the socket) goes, and so does its reference back
+/// to `Shared`.
+struct DriverSlot<'a>(&'a Shared);
+
+impl Drop for DriverSlot<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.driver).take();
+    }
 }
 
 /// A poisoned lock only means another thread panicked mid-update; the queues
@@ -45,7 +71,11 @@ pub struct ConnectTarget {
 }
 
 /// Runs a connection from TCP connect to its end and says how it ended.
-pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> CloseOutcome {
+pub async fn run(
+    target: ConnectTarget,
+    shared: &Arc<Shared>,
+    events: &Arc<EventSink>,
+) -> CloseOutcome {
     let mut stream = match transport::open(&target.transport).await {
         Ok(stream) => stream,
         Err(message) => return CloseOutcome::failed(message),
@@ -65,10 +95,12 @@ pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> 
         protocol: response.protocol,
         extensions: response.extensions,
     }));
-    let mut driver = Driver {
+    let driver = Driver {
         ws,
-        shared,
-        events,
+        shared: shared.clone(),
+        events: events.clone(),
+        waker: None,
+        failed_from_js: None,
         outgoing: OutboundBatch::new(),
         outgoing_bytes: 0,
         handed_bytes: 0,
@@ -83,15 +115,26 @@ pub async fn run(target: ConnectTarget, shared: &Shared, events: &EventSink) -> 
         received: Vec::with_capacity(RECEIVED_BATCH),
         js_waits_for_messages: false,
     };
-    let outcome = poll_fn(|cx| driver.poll_step(cx)).await;
+    *lock(&shared.driver) = Some(driver);
+    let slot = DriverSlot(shared);
+    let outcome = poll_fn(|cx| match lock(&shared.driver).as_mut() {
+        Some(driver) => driver.poll_step(cx),
+        None => Poll::Ready(CloseOutcome::failed("the connection state is gone")),
+    })
+    .await;
+    drop(slot);
     lock(&shared.outbound).stop_accepting();
     outcome
 }
 
-struct Driver<'a> {
+struct Driver {
     ws: WebSocketStream<CountingStream<ReadAhead<Transport>>>,
-    shared: &'a Shared,
-    events: &'a EventSink,
+    shared: Arc<Shared>,
+    events: Arc<EventSink>,
+    /// The task's waker, for socket readiness registered by writes from JS.
+    waker: Option<Waker>,
+    /// How a write from JS ended the connection, for the task to report.
+    failed_from_js: Option<CloseOutcome>,
     /// Wire bytes handed to the frame encoder since its buffer was last empty.
     handed_bytes: usize,
     /// Messages taken from the outbound queue, not yet handed to the encoder.
@@ -121,9 +164,16 @@ struct Driver<'a> {
 /// Messages moved into the inbound queue at a time while reading continues.
 const RECEIVED_BATCH: usize = 64;
 
-impl Driver<'_> {
+impl Driver {
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<CloseOutcome> {
         self.shared.driver_waker.register(cx.waker());
+        match &mut self.waker {
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => self.waker = Some(cx.waker().clone()),
+        }
+        if let Some(outcome) = self.failed_from_js.take() {
+            return Poll::Ready(outcome);
+        }
         if !self.discarding_data && lock(&self.shared.outbound).close_requested() {
             self.start_closing_handshake();
         }
@@ -153,6 +203,23 @@ impl Driver<'_> {
             }
         }
         Poll::Pending
+    }
+
+    /// `Shared::write_from_js`: the task's own write step, run on the JS
+    /// thread with the task's waker, so that a socket that cannot take
+    /// everything wakes the task to finish.
+    fn write_from_js(&mut self) -> bool {
+        let Some(waker) = self.waker.clone() else {
+            return false;
+        };
+        if self.failed_from_js.is_some() {
+            return false;
+        }
+        if let Err(outcome) = self.poll_writes(&mut Context::from_waker(&waker)) {
+            self.failed_from_js = Some(outcome);
+            waker.wake();
+        }
+        true
     }
 
     fn start_closing_handshake(&mut self) {

@@ -138,12 +138,12 @@ pub fn connect(
     let runtime =
         runtime::runtime().map_err(|message| Error::new(Status::GenericFailure, message))?;
     let target = options.into_target()?;
-    let events = EventSink::new(
+    let events = Arc::new(EventSink::new(
         on_event
             .build_threadsafe_function::<Event>()
             .callee_handled::<false>()
             .build_callback(|context| Ok(context.value.into_args()))?,
-    );
+    ));
     let shared = Arc::new(Shared::default());
     let task_shared = shared.clone();
     let task = runtime.spawn(async move {
@@ -227,24 +227,31 @@ impl NativeConnection {
         Some(uint8_array_owning(payload))
     }
 
-    /// Queues a text message. Returns 0 (resolve now), 1 (wait for "writable") or 2 (refused).
+    /// Queues a text message. Returns 0 (resolve now), 1 (wait for "writable")
+    /// or 2 (refused). With `now`, the JS thread tries to write it to the
+    /// socket itself (JS asks for this on the first write of a turn: a lone
+    /// message goes out without waiting for the task's thread to wake up,
+    /// while a burst still goes out in batches from the task).
     #[napi]
-    pub fn send_text(&self, text: String) -> u32 {
-        self.send(Message::text(text))
+    pub fn send_text(&self, text: String, now: bool) -> u32 {
+        self.send(Message::text(text), now)
     }
 
-    /// Queues a binary message (the bytes are copied now). Same result as `sendText`.
+    /// Queues a binary message (the bytes are copied now). Same as `sendText`.
     #[napi]
-    pub fn send_binary(&self, data: &[u8]) -> u32 {
-        self.send(Message::binary(data.to_vec()))
+    pub fn send_binary(&self, data: &[u8], now: bool) -> u32 {
+        self.send(Message::binary(data.to_vec()), now)
     }
 
-    fn send(&self, message: Message) -> u32 {
+    fn send(&self, message: Message, now: bool) -> u32 {
         let (status, task_already_due) = {
             let mut outbound = lock(&self.shared.outbound);
             let task_already_due = outbound.has_queued_messages();
             (outbound.push(message), task_already_due)
         };
+        if now && self.shared.write_from_js() {
+            return status as u32;
+        }
         // A wake-up is a cross-thread call: one per burst of writes is enough.
         if !task_already_due {
             self.shared.driver_waker.wake();
