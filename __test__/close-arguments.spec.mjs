@@ -3,12 +3,11 @@
 // take from a WebSocketError (SPEC.md §1.2, §1.5, §1.9; DESIGN.md
 // "Decisions where the draft is silent").
 import test from 'ava'
-import net from 'node:net'
 import { inspect } from 'node:util'
 import { setTimeout as delay } from 'node:timers/promises'
 import { WebSocketStream, WebSocketError } from '../index.mjs'
 import { acceptHandshake } from './fixtures/raw-websocket.mjs'
-import { startRawServer, startWsServer } from './helpers/servers.mjs'
+import { refusedPort, startRawServer, startWsServer } from './helpers/servers.mjs'
 import { rejectionOf } from './helpers/settle.mjs'
 import { withTimeout } from './helpers/timeout.mjs'
 import { assertDOMException, assertTypeError, thrownBy } from './helpers/errors.mjs'
@@ -118,15 +117,6 @@ async function openStream(t, url) {
   const wss = tracked(t, url)
   const info = await withTimeout(wss.opened, 5000, 'opened')
   return { wss, ...info }
-}
-
-/** A port on 127.0.0.1 where nothing listens. */
-async function refusedPort() {
-  const probe = net.createServer()
-  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address()
-  await new Promise((resolve) => probe.close(resolve))
-  return port
 }
 
 // --- validation in every state -----------------------------------------------

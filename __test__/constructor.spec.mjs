@@ -2,7 +2,6 @@
 // the AbortSignal, and the shape of the interface (SPEC.md §1.1–§1.4;
 // DESIGN.md "Decisions where the draft is silent").
 import test from 'ava'
-import net from 'node:net'
 import { inspect } from 'node:util'
 import { setTimeout as delay } from 'node:timers/promises'
 import { WebSocketStream, WebSocketError } from '../index.mjs'
@@ -10,6 +9,7 @@ import { rejectionOf } from './helpers/settle.mjs'
 import { withTimeout } from './helpers/timeout.mjs'
 import { assertDOMException, assertTypeError, thrownBy } from './helpers/errors.mjs'
 import { clientFor as tracked, rawServerFor as rawServer, wsServerFor as wsServer } from './helpers/fixtures.mjs'
+import { refusedPort } from './helpers/servers.mjs'
 
 const LOCAL = 'ws://127.0.0.1:1/'
 
@@ -19,15 +19,6 @@ const LOCAL = 'ws://127.0.0.1:1/'
  */
 function inert(url, options = {}) {
   return new WebSocketStream(url, { ...options, signal: AbortSignal.abort() })
-}
-
-/** A port on 127.0.0.1 where nothing listens. */
-async function refusedPort() {
-  const probe = net.createServer()
-  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address()
-  await new Promise((resolve) => probe.close(resolve))
-  return port
 }
 
 // --- url ---------------------------------------------------------------------

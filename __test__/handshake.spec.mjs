@@ -3,7 +3,6 @@
 // DESIGN.md "Decisions": error messages name the cause, no
 // Sec-WebSocket-Protocol header for an empty list).
 import test from 'ava'
-import net from 'node:net'
 import { createRequire } from 'node:module'
 import { WebSocketStream, WebSocketError } from '../index.mjs'
 import {
@@ -15,6 +14,7 @@ import {
   withTimeout,
 } from './helpers/raw-frames.mjs'
 import { clientFor as client, rawServerFor as rawServer, wsServerFor as wsServer } from './helpers/fixtures.mjs'
+import { refusedPort } from './helpers/servers.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -50,19 +50,10 @@ async function assertHandshakeFails(t, wss, cause, ms = 10_000) {
   return { openedError, closedError }
 }
 
-/** A port that was listening a moment ago and is closed now. */
-async function closedPort() {
-  const server = net.createServer()
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 // --- failures -------------------------------------------------------------
 
 test('a refused connection rejects opened and closed with a WebSocketError naming the refusal', async (t) => {
-  const port = await closedPort()
+  const port = await refusedPort()
   const wss = client(t, `ws://127.0.0.1:${port}/`)
   await assertHandshakeFails(t, wss, /refused|ECONNREFUSED/i)
 })

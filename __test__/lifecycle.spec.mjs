@@ -7,12 +7,12 @@
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { setTimeout as delay } from 'node:timers/promises'
 import { withTimeout } from './helpers/timeout.mjs'
 import { wsServerFor as server } from './helpers/fixtures.mjs'
+import { refusedPort } from './helpers/servers.mjs'
 
 const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
@@ -42,15 +42,6 @@ async function waitForOutput(output, text, ms) {
     ms,
     `child output ${JSON.stringify(text)}`,
   )
-}
-
-/** A port on 127.0.0.1 where nothing listens. */
-async function refusedPort() {
-  const probe = net.createServer()
-  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address()
-  await new Promise((resolve) => probe.close(resolve))
-  return port
 }
 
 test('a script that opens, exchanges a message and closes exits by itself with code 0', async (t) => {

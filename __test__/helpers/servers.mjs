@@ -61,3 +61,12 @@ export async function startRawServer(onSocket) {
       }),
   }
 }
+
+/** A port on 127.0.0.1 where nothing listens (it listened a moment ago). */
+export async function refusedPort() {
+  const probe = net.createServer()
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address()
+  await new Promise((resolve) => probe.close(resolve))
+  return port
+}

@@ -53,6 +53,18 @@ function pingBatch(first, count) {
   )
 }
 
+/** Pumps pings numbered 0, 1, 2… onto `socket` in batches of 256; `sent()` is how many so far. */
+function pingFlood(socket) {
+  let sent = 0
+  const pings = pump(socket, () => {
+    const batch = pingBatch(sent, 256)
+    sent += 256
+    return batch
+  })
+  pings.sent = () => sent
+  return pings
+}
+
 function dataMessage(sequence) {
   const payload = Buffer.alloc(64 << 10, sequence & 0xff)
   payload.writeUInt32BE(sequence, 0)
@@ -211,12 +223,7 @@ test.serial('a ping flood while the application does not read: every pong answer
   const server = await floodServer(t)
   const { client, socket } = await startClient(t, server, { write: false, readAfter: true })
   const reading = readClient(socket)
-  let next = 0
-  const pings = pump(socket, () => {
-    const batch = pingBatch(next, 256)
-    next += 256
-    return batch
-  })
+  const pings = pingFlood(socket)
   const flood = await waitPhase(client, 'flood')
   await pings.stop()
   // The last ping is always answered (RFC 6455 §5.5.3 lets older ones go unanswered).
@@ -224,12 +231,12 @@ test.serial('a ping flood while the application does not read: every pong answer
   await lastPong(reading)
   t.true(reading.pongs > 1, 'pongs came back during the flood')
   t.is(reading.disorderedPongs, 0, 'each pong carries a ping payload, newer than the one before')
-  t.is(reading.lastPongSequence, next - 1, 'the last ping of the flood was answered')
+  t.is(reading.lastPongSequence, pings.sent() - 1, 'the last ping of the flood was answered')
   socket.write(textFrame('end'))
   client.child.kill('SIGUSR2') // the application reads 'end' and closes
   const growth = flood.peak - flood.baseline
   t.true(growth < 40 * MiB, `client RSS grew by ${mib(growth)} during the flood`)
-  t.log(`${next} pings (${mib(pings.flushed)} taken by the kernel) in ${FLOOD_MS} ms, ${reading.pongs} pongs; client RSS ${mib(flood.baseline)} → peak ${mib(flood.peak)}`)
+  t.log(`${pings.sent()} pings (${mib(pings.flushed)} taken by the kernel) in ${FLOOD_MS} ms, ${reading.pongs} pongs; client RSS ${mib(flood.baseline)} → peak ${mib(flood.peak)}`)
   await finish(t, client, socket, reading)
 })
 
@@ -290,16 +297,11 @@ test.serial('a server that floods pings and never reads our pongs: client RSS st
   // the pongs) until the server has checked the answer to its last ping.
   const { client, socket } = await startClient(t, server, { write: false, readAfter: true })
   // The socket stays paused: the server never reads a pong while it floods pings.
-  let next = 0
-  const pings = pump(socket, () => {
-    const batch = pingBatch(next, 256)
-    next += 256
-    return batch
-  })
+  const pings = pingFlood(socket)
   const flood = await waitPhase(client, 'flood')
   await pings.stop()
   const growth = flood.peak - flood.baseline
-  t.log(`server offered ${next} pings, the client took ${mib(pings.flushed)} of them in ${FLOOD_MS} ms without one pong read; client RSS ${mib(flood.baseline)} → peak ${mib(flood.peak)}`)
+  t.log(`server offered ${pings.sent()} pings, the client took ${mib(pings.flushed)} of them in ${FLOOD_MS} ms without one pong read; client RSS ${mib(flood.baseline)} → peak ${mib(flood.peak)}`)
   if (!t.true(growth < 48 * MiB, `client RSS grew by ${mib(growth)} in ${FLOOD_MS} ms of pings whose pongs nobody read`)) {
     // Unbounded pongs: reading them all back would only take longer.
     return

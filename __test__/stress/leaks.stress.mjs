@@ -6,21 +6,13 @@
 // are its own, a native crash shows as a signal, and a leaked handle shows as
 // a process that does not end.
 import test from 'ava'
-import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { withTimeout } from '../helpers/timeout.mjs'
 import { nodeChild, serverChild, spawnChild } from './support/child.mjs'
 import { MiB } from './support/checks.mjs'
+import { refusedPort } from '../helpers/servers.mjs'
 
 const mib = (bytes) => `${(bytes / MiB).toFixed(1)} MiB`
-
-async function refusedUrl() {
-  const probe = net.createServer()
-  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address()
-  await new Promise((resolve) => probe.close(resolve))
-  return `ws://127.0.0.1:${port}/`
-}
 
 /** Waits for the child to end by itself and asserts it ended with code 0, no signal. */
 async function assertCleanExit(t, child, ms, label) {
@@ -131,7 +123,7 @@ test('a worker terminated with a write pending to a server that does not read le
 test('under plain node, a script exits by itself right after its last connection closes, whatever ended the others', async (t) => {
   const server = await serverChild(t, 'ws', { args: ['--quiet'] })
   const stall = await serverChild(t, 'stall-handshake')
-  const child = nodeChild(t, 'last-close.mjs', [server.url, await refusedUrl(), stall.url], { killAfterMs: 60_000 })
+  const child = nodeChild(t, 'last-close.mjs', [server.url, `ws://127.0.0.1:${await refusedPort()}/`, stall.url], { killAfterMs: 60_000 })
   let exitedAt = null
   child.child.once('exit', () => (exitedAt = Date.now()))
   await assertCleanExit(t, child, 60_000, 'the script')
@@ -151,7 +143,7 @@ test('under node --test, a test file whose connections all closed lets the runne
   const since = Date.now()
   const runner = spawnChild(t, process.execPath, ['--test', 'exits.test.mjs'], {
     cwd: directory,
-    env: { WSS_URL: server.url, WSS_REFUSED_URL: await refusedUrl(), WSS_STALL_URL: stall.url },
+    env: { WSS_URL: server.url, WSS_REFUSED_URL: `ws://127.0.0.1:${await refusedPort()}/`, WSS_STALL_URL: stall.url },
     killAfterMs: 60_000,
   })
   await assertCleanExit(t, runner, 60_000, 'node --test')

@@ -1,5 +1,5 @@
 // Assertions and small tools shared by the stress files.
-import { readdirSync } from 'node:fs'
+import { readdirSync, readlinkSync } from 'node:fs'
 import { WebSocketStream, WebSocketError } from '../../../index.mjs'
 import { withTimeout } from '../../helpers/timeout.mjs'
 
@@ -33,6 +33,22 @@ export function observed(promise) {
 /** The number of open file descriptors of this process. */
 export function openFds() {
   return readdirSync('/proc/self/fd').length
+}
+
+/** The number of open sockets of this process. */
+export function openSockets() {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')
+    } catch {
+      return false
+    }
+  }).length
+}
+
+/** How a child process of the stress suite reports to its test: one JSON line on stdout. */
+export function printJsonLine(object) {
+  process.stdout.write(`${JSON.stringify(object)}\n`)
 }
 
 export const MiB = 1 << 20
