@@ -234,18 +234,27 @@ impl Driver {
         }
     }
 
-    fn outcome_at_deadline(&self) -> CloseOutcome {
-        if let Some(message) = &self.failure {
-            return CloseOutcome::failed(message.clone());
+    /// How the connection ends when it ends other than by our clean close:
+    /// the violation already found, else a clean close if the server's Close
+    /// came (both Close frames went; whatever breaks after it, the closing
+    /// handshake is complete), else a failure with `message`.
+    fn settled_or_failed(&self, message: impl FnOnce() -> String) -> CloseOutcome {
+        if let Some(violation) = &self.failure {
+            return CloseOutcome::failed(violation.clone());
         }
         match &self.received_close {
-            // Both Close frames went; the server just did not end TCP. Drop it.
             Some(frame) => CloseOutcome::clean(frame.as_ref()),
-            None => CloseOutcome::failed(format!(
+            None => CloseOutcome::failed(message()),
+        }
+    }
+
+    fn outcome_at_deadline(&self) -> CloseOutcome {
+        self.settled_or_failed(|| {
+            format!(
                 "the server did not answer the Close within {} s",
                 CLOSE_TIMEOUT.as_secs()
-            )),
-        }
+            )
+        })
     }
 
     /// Hands queued messages to the encoder while it takes them, flushes, and
@@ -314,14 +323,7 @@ impl Driver {
     }
 
     fn outcome_of_write_error(&self, error: tokio_tungstenite::tungstenite::Error) -> CloseOutcome {
-        if let Some(message) = &self.failure {
-            return CloseOutcome::failed(message.clone());
-        }
-        match &self.received_close {
-            // The server ended TCP right after its Close: the handshake is complete.
-            Some(frame) => CloseOutcome::clean(frame.as_ref()),
-            None => CloseOutcome::failed(format!("the connection failed: {error}")),
-        }
+        self.settled_or_failed(|| format!("the connection failed: {error}"))
     }
 
     /// Reads while the inbound queue has room (or data is being discarded),
@@ -403,10 +405,7 @@ impl Driver {
     }
 
     fn outcome_at_end_of_stream(&self) -> CloseOutcome {
-        match &self.received_close {
-            Some(frame) => CloseOutcome::clean(frame.as_ref()),
-            None => CloseOutcome::failed("the connection ended without a closing handshake"),
-        }
+        self.settled_or_failed(|| "the connection ended without a closing handshake".to_string())
     }
 
     fn on_close_frame(&mut self, frame: Option<CloseFrame>) {
