@@ -8,14 +8,8 @@ const native = require('./native')
 const { createWebSocketError, isWebSocketError } = require('./websocket-error')
 const { toUSVString, validateCloseCodeAndReason } = require('./webidl')
 
-// Event kinds, send results and message kinds of the native side
-// (src/events.rs, src/outbound.rs, src/inbound.rs).
-const EVENT_OPENED = 0
-const EVENT_MESSAGES = 1
-const EVENT_WRITABLE = 2
-const EVENT_CLOSED = 3
-const SEND_ACCEPTED = 0
-const MESSAGE_TEXT = 0
+// Event kinds, send results and message kinds, as the addon defines them.
+const { EventKind, SendStatus, MessageKind } = native
 
 // Received messages are copied by the native side into this one buffer,
 // shared by every connection (JS is single-threaded and empties it at once),
@@ -26,10 +20,29 @@ const batchBuffer = new Uint8Array(256 * 1024)
 const batchText = Buffer.from(batchBuffer.buffer)
 const batchLayout = new Uint32Array(2 * 512)
 
+// The draft's ready state. Only `advance` moves it, by this table: for each
+// trigger, the state it moves from and the one it moves to (a trigger in any
+// other state does nothing). The native side follows the open connection in
+// finer phases (src/phase.rs); JS hears of them only through its events, so
+// the server's Close and a protocol violation leave JS OPEN (or CLOSING)
+// until the "closed" event.
+//
+//   trigger            from                       to        native side
+//   opened             CONNECTING                 OPEN      the task entered Phase::Open
+//   closeRequested     CONNECTING                 CLOSING   the task is aborted (no handshake to close)
+//   closeRequested     OPEN                       CLOSING   Phase::ClosingByUs, on the task's next poll
+//   handshakeAborted   CONNECTING                 CLOSED    the task is aborted, no event follows
+//   closed             CONNECTING, OPEN, CLOSING  CLOSED    the task ended with this outcome
 const CONNECTING = 0
 const OPEN = 1
 const CLOSING = 2
 const CLOSED = 3
+const READY_STATE_TRANSITIONS = {
+  opened: { [CONNECTING]: OPEN },
+  closeRequested: { [CONNECTING]: CLOSING, [OPEN]: CLOSING },
+  handshakeAborted: { [CONNECTING]: CLOSED },
+  closed: { [CONNECTING]: CLOSED, [OPEN]: CLOSED, [CLOSING]: CLOSED },
+}
 
 // Sessions that wait on the native side (a handshake, a read, a write, a
 // close) are held here, so an application awaiting one of them is never
@@ -146,7 +159,7 @@ class Session {
 
     if (signal !== null) {
       if (signal.aborted) {
-        this.readyState = CLOSED
+        this.advance('handshakeAborted')
         this.opened.reject(signal.reason)
         this.closed.reject(signal.reason)
         return
@@ -164,6 +177,18 @@ class Session {
     this.updateHold()
   }
 
+  /**
+   * Moves the ready state for `trigger` (READY_STATE_TRANSITIONS); false if
+   * the trigger does nothing in the current state.
+   * @param {keyof typeof READY_STATE_TRANSITIONS} trigger
+   */
+  advance(trigger) {
+    const next = READY_STATE_TRANSITIONS[trigger][this.readyState]
+    if (next === undefined) return false
+    this.readyState = next
+    return true
+  }
+
   updateHold() {
     const waiting =
       this.readyState === CONNECTING ||
@@ -176,28 +201,27 @@ class Session {
 
   onNativeEvent(kind, opened, closed) {
     switch (kind) {
-      case EVENT_OPENED:
+      case EventKind.Opened:
         this.connectionEstablished(opened)
         break
-      case EVENT_MESSAGES:
+      case EventKind.Messages:
         this.wakeReader?.()
         break
-      case EVENT_WRITABLE: {
+      case EventKind.Writable: {
         const write = this.pendingWrite
         this.pendingWrite = null
         write?.resolve()
         this.updateHold()
         break
       }
-      case EVENT_CLOSED:
+      case EventKind.Closed:
         this.connectionClosed(closed)
         break
     }
   }
 
   connectionEstablished({ protocol, extensions }) {
-    if (this.readyState !== CONNECTING) return
-    this.readyState = OPEN
+    if (!this.advance('opened')) return
     this.detachSignal()
     const readable = new ReadableStream(
       {
@@ -249,8 +273,10 @@ class Session {
     if (count < 0) {
       // A large message comes in a buffer of its own, exactly its size.
       const data = this.native.takeLargeMessage()
+      // None: the connection broke in the native call, and a "closed" event follows.
+      if (data === null) return false
       controller.enqueue(
-        batchLayout[0] === MESSAGE_TEXT
+        batchLayout[0] === MessageKind.Text
           ? Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')
           : data,
       )
@@ -261,7 +287,7 @@ class Session {
       const end = start + batchLayout[index + 1]
       // Binary messages are copied out, each into its own exact-size buffer.
       controller.enqueue(
-        batchLayout[index] === MESSAGE_TEXT
+        batchLayout[index] === MessageKind.Text
           ? batchText.toString('utf8', start, end)
           : batchBuffer.slice(start, end),
       )
@@ -285,7 +311,7 @@ class Session {
     }
     const status =
       typeof message === 'string' ? this.native.sendText(message, now) : this.native.sendBinary(message, now)
-    if (status === SEND_ACCEPTED) return undefined
+    if (status === SendStatus.Accepted) return undefined
     // Over the bound, it resolves when the socket took enough. Refused (the
     // server's Close has arrived), it stays pending until the close steps
     // reject it: such a write is never dropped and never resolved.
@@ -329,22 +355,20 @@ class Session {
 
   /** The draft's "close the WebSocket", after validation. */
   closeWebSocket(closeCode, reason) {
-    if (this.readyState === CLOSING || this.readyState === CLOSED) return
-    if (this.readyState === CONNECTING) {
+    const wasConnecting = this.readyState === CONNECTING
+    if (!this.advance('closeRequested')) return
+    if (wasConnecting) {
       this.native?.abort()
-      this.readyState = CLOSING
       this.connectionFailed('close() was called before the handshake completed')
       return
     }
-    this.readyState = CLOSING
     this.native.close(closeCode === null && reason !== '' ? 1000 : closeCode, reason)
     this.updateHold()
   }
 
   abortHandshake() {
-    if (this.readyState !== CONNECTING) return
+    if (!this.advance('handshakeAborted')) return
     this.native?.abort()
-    this.readyState = CLOSED
     this.opened.reject(this.signal.reason)
     this.closed.reject(this.signal.reason)
     this.detachSignal()
@@ -362,9 +386,8 @@ class Session {
 
   /** The draft's "when the connection is closed". */
   connectionClosed({ code, reason, wasClean, message }) {
-    if (this.readyState === CLOSED) return
     const wasOpen = this.readyState === OPEN
-    this.readyState = CLOSED
+    if (!this.advance('closed')) return
     this.detachSignal()
     this.wakeReader?.()
     if (this.readableController === null) {

@@ -1,27 +1,30 @@
 //! One connection's task: connect, handshake, then move frames between the
 //! socket and the two queues JS reads and writes, and run the closing handshake.
 
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use futures::task::AtomicWaker;
 use futures::{Sink, Stream};
-use tokio::time::{sleep, Sleep};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
-use tokio_tungstenite::tungstenite::{Bytes, Message};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::close::{classify_read_error, is_substituted_violation, CloseOutcome, ReadFailure};
+use crate::close::{classify_read_error, CloseOutcome, ReadFailure};
 use crate::counting_stream::CountingStream;
 use crate::events::{Event, EventSink, OpenedInfo};
 use crate::handshake::{self, HandshakeRequest};
-use crate::inbound::{InboundQueue, MessageKind};
-use crate::limits::{websocket_config, CLOSE_TIMEOUT, PONG_BACKLOG_BYTES};
-use crate::outbound::{wire_len, OutboundBatch, OutboundQueue};
+use crate::inbound::{InboundQueue, MessageKind, ReceivedBatch};
+use crate::limits::websocket_config;
+use crate::lock::lock;
+use crate::outbound::{OutboundQueue, WriteAccounting};
+use crate::phase::Phase;
 use crate::read_ahead::ReadAhead;
 use crate::transport::{self, Transport, TransportTarget};
+
+type Socket = WebSocketStream<CountingStream<ReadAhead<Transport>>>;
 
 /// The state JS and the connection task share.
 #[derive(Default)]
@@ -30,6 +33,9 @@ pub struct Shared {
     pub outbound: Mutex<OutboundQueue>,
     /// Wakes the task when JS made room, queued a write or asked to close.
     pub driver_waker: AtomicWaker,
+    /// Why the JS side of this connection broke (a panic in an entry point):
+    /// the task ends the connection with it.
+    js_thread_failure: Mutex<Option<String>>,
     /// The open connection's state. The task locks it for each poll; JS may
     /// lock it to write at once (see `write_from_js`).
     driver: Mutex<Option<Driver>>,
@@ -45,6 +51,13 @@ impl Shared {
         };
         driver.as_mut().is_some_and(Driver::write_from_js)
     }
+
+    /// The JS side of the connection broke: the task ends the connection
+    /// with `message` on its next poll.
+    pub fn fail_from_js_thread(&self, message: String) {
+        *lock(&self.js_thread_failure) = Some(message);
+        self.driver_waker.wake();
+    }
 }
 
 /// Owns the driver on the task's behalf: when the task ends or is aborted,
@@ -56,12 +69,6 @@ impl Drop for DriverSlot<'_> {
     fn drop(&mut self) {
         lock(&self.0.driver).take();
     }
-}
-
-/// A poisoned lock only means another thread panicked mid-update; the queues
-/// stay consistent enough to end the connection, so keep going.
-pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 pub struct ConnectTarget {
@@ -76,46 +83,11 @@ pub async fn run(
     shared: &Arc<Shared>,
     events: &Arc<EventSink>,
 ) -> CloseOutcome {
-    let mut stream = match transport::open(&target.transport).await {
-        Ok(stream) => stream,
+    let socket = match open(&target, events).await {
+        Ok(socket) => socket,
         Err(message) => return CloseOutcome::failed(message),
     };
-    let response = match handshake::perform(&mut stream, &target.request).await {
-        Ok(response) => response,
-        Err(message) => return CloseOutcome::failed(message),
-    };
-    let ws = WebSocketStream::from_partially_read(
-        CountingStream::new(ReadAhead::new(stream)),
-        response.leftover,
-        Role::Client,
-        Some(websocket_config(target.max_message_size)),
-    )
-    .await;
-    events.send(Event::Opened(OpenedInfo {
-        protocol: response.protocol,
-        extensions: response.extensions,
-    }));
-    let driver = Driver {
-        ws,
-        shared: shared.clone(),
-        events: events.clone(),
-        waker: None,
-        failed_from_js: None,
-        outgoing: OutboundBatch::new(),
-        outgoing_bytes: 0,
-        handed_bytes: 0,
-        written_at_last_flush: 0,
-        needs_flush: false,
-        unflushed_pong_bytes: 0,
-        reading: true,
-        discarding_data: false,
-        received_close: None,
-        failure: None,
-        deadline: None,
-        received: Vec::with_capacity(RECEIVED_BATCH),
-        js_waits_for_messages: false,
-    };
-    *lock(&shared.driver) = Some(driver);
+    *lock(&shared.driver) = Some(Driver::new(socket, shared, events));
     let slot = DriverSlot(shared);
     let outcome = poll_fn(|cx| match lock(&shared.driver).as_mut() {
         Some(driver) => driver.poll_step(cx),
@@ -127,82 +99,89 @@ pub async fn run(
     outcome
 }
 
+/// Connects, performs the opening handshake and tells JS the connection is open.
+async fn open(target: &ConnectTarget, events: &EventSink) -> Result<Socket, String> {
+    let mut stream = transport::open(&target.transport).await?;
+    let response = handshake::perform(&mut stream, &target.request).await?;
+    let socket = WebSocketStream::from_partially_read(
+        CountingStream::new(ReadAhead::new(stream)),
+        response.leftover,
+        Role::Client,
+        Some(websocket_config(target.max_message_size)),
+    )
+    .await;
+    events.send(Event::Opened(OpenedInfo {
+        protocol: response.protocol,
+        extensions: response.extensions,
+    }));
+    Ok(socket)
+}
+
+/// The open connection: the socket and its codec, and where the connection
+/// is in its closing handshake. The task locks it for each poll; JS may lock
+/// it to write at once (see `write_from_js`).
 struct Driver {
-    ws: WebSocketStream<CountingStream<ReadAhead<Transport>>>,
+    ws: Socket,
     shared: Arc<Shared>,
     events: Arc<EventSink>,
     /// The task's waker, for socket readiness registered by writes from JS.
     waker: Option<Waker>,
-    /// How a write from JS ended the connection, for the task to report.
-    failed_from_js: Option<CloseOutcome>,
-    /// Wire bytes handed to the frame encoder since its buffer was last empty.
-    handed_bytes: usize,
-    /// Messages taken from the outbound queue, not yet handed to the encoder.
-    outgoing: OutboundBatch,
-    outgoing_bytes: usize,
-    /// The socket's byte count when the encoder's buffer was last empty.
-    written_at_last_flush: u64,
-    needs_flush: bool,
-    /// Wire bytes of pongs queued since the encoder's buffer was last empty.
-    unflushed_pong_bytes: usize,
-    reading: bool,
-    /// After our close, data frames are dropped so the handshake can finish.
-    discarding_data: bool,
-    /// The server's Close (None inside: it had no body).
-    received_close: Option<Option<CloseFrame>>,
-    /// A protocol violation: our Close is being flushed, then TCP is dropped.
-    failure: Option<String>,
-    /// Bounds the closing handshake once it started.
-    deadline: Option<Pin<Box<Sleep>>>,
-    /// Messages read but not yet in the inbound queue: they are moved there
-    /// in groups, one lock for many messages.
-    received: Vec<(MessageKind, Bytes)>,
-    /// A group moved mid-read found JS waiting; the event goes out at the end.
-    js_waits_for_messages: bool,
+    phase: Phase,
+    writes: WriteAccounting,
+    received: ReceivedBatch,
 }
 
-/// Messages moved into the inbound queue at a time while reading continues.
-const RECEIVED_BATCH: usize = 64;
-
 impl Driver {
+    fn new(ws: Socket, shared: &Arc<Shared>, events: &Arc<EventSink>) -> Self {
+        Driver {
+            ws,
+            shared: shared.clone(),
+            events: events.clone(),
+            waker: None,
+            phase: Phase::Open,
+            writes: WriteAccounting::default(),
+            received: ReceivedBatch::default(),
+        }
+    }
+
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<CloseOutcome> {
         self.shared.driver_waker.register(cx.waker());
         match &mut self.waker {
             Some(waker) => waker.clone_from(cx.waker()),
             None => self.waker = Some(cx.waker().clone()),
         }
-        if let Some(outcome) = self.failed_from_js.take() {
+        if let Some(message) = lock(&self.shared.js_thread_failure).take() {
+            return Poll::Ready(CloseOutcome::failed(message));
+        }
+        if let Some(outcome) = self.phase.take_ended() {
             return Poll::Ready(outcome);
         }
-        if !self.discarding_data && lock(&self.shared.outbound).close_requested() {
-            self.start_closing_handshake();
+        if self.phase.delivers_data() && lock(&self.shared.outbound).close_requested() {
+            self.phase.on_close_requested();
+            // The draft delivers no message once our close began.
+            lock(&self.shared.inbound).clear();
         }
         if let Err(outcome) = self.poll_writes(cx) {
             return Poll::Ready(outcome);
         }
-        if self.failure.is_none() {
+        if self.phase.reads() {
             if let Err(outcome) = self.poll_reads(cx) {
                 return Poll::Ready(outcome);
             }
         }
         // Reading may have queued a pong or a Close reply: send it now, even if
         // nothing else is written for a while.
-        if self.needs_flush {
+        if self.writes.needs_flush() {
             if let Err(outcome) = self.poll_writes(cx) {
                 return Poll::Ready(outcome);
             }
         }
-        if let Some(message) = &self.failure {
-            if !self.needs_flush {
-                return Poll::Ready(CloseOutcome::failed(message.clone()));
+        if let Some(violation) = self.phase.violation() {
+            if !self.writes.needs_flush() {
+                return Poll::Ready(CloseOutcome::failed(violation));
             }
         }
-        if let Some(deadline) = self.deadline.as_mut() {
-            if deadline.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(self.outcome_at_deadline());
-            }
-        }
-        Poll::Pending
+        self.phase.poll_deadline(cx)
     }
 
     /// `Shared::write_from_js`: the task's own write step, run on the JS
@@ -212,49 +191,14 @@ impl Driver {
         let Some(waker) = self.waker.clone() else {
             return false;
         };
-        if self.failed_from_js.is_some() {
+        if self.phase.has_ended() {
             return false;
         }
         if let Err(outcome) = self.poll_writes(&mut Context::from_waker(&waker)) {
-            self.failed_from_js = Some(outcome);
+            self.phase.on_write_failed_on_js_thread(outcome);
             waker.wake();
         }
         true
-    }
-
-    fn start_closing_handshake(&mut self) {
-        self.discarding_data = true;
-        lock(&self.shared.inbound).clear();
-        self.start_deadline();
-    }
-
-    fn start_deadline(&mut self) {
-        if self.deadline.is_none() {
-            self.deadline = Some(Box::pin(sleep(CLOSE_TIMEOUT)));
-        }
-    }
-
-    /// How the connection ends when it ends other than by our clean close:
-    /// the violation already found, else a clean close if the server's Close
-    /// came (both Close frames went; whatever breaks after it, the closing
-    /// handshake is complete), else a failure with `message`.
-    fn settled_or_failed(&self, message: impl FnOnce() -> String) -> CloseOutcome {
-        if let Some(violation) = &self.failure {
-            return CloseOutcome::failed(violation.clone());
-        }
-        match &self.received_close {
-            Some(frame) => CloseOutcome::clean(frame.as_ref()),
-            None => CloseOutcome::failed(message()),
-        }
-    }
-
-    fn outcome_at_deadline(&self) -> CloseOutcome {
-        self.settled_or_failed(|| {
-            format!(
-                "the server did not answer the Close within {} s",
-                CLOSE_TIMEOUT.as_secs()
-            )
-        })
     }
 
     /// Hands queued messages to the encoder while it takes them, flushes, and
@@ -266,72 +210,47 @@ impl Driver {
                 Poll::Ready(Err(error)) => return Err(self.outcome_of_write_error(error)),
                 Poll::Ready(Ok(())) => {}
             }
-            let Some(message) = self.next_outgoing() else {
+            let Some(message) = self.writes.next_message(&self.shared.outbound) else {
                 break;
             };
             if let Err(error) = Pin::new(&mut self.ws).start_send(message) {
                 return Err(self.outcome_of_write_error(error));
             }
-            self.needs_flush = true;
         }
-        if self.needs_flush {
+        if self.writes.needs_flush() {
             match Pin::new(&mut self.ws).poll_flush(cx) {
-                Poll::Ready(Ok(())) => {
-                    self.needs_flush = false;
-                    self.handed_bytes = 0;
-                    self.unflushed_pong_bytes = 0;
-                    self.written_at_last_flush = self.ws.get_ref().bytes_written();
-                }
+                Poll::Ready(Ok(())) => self.writes.flushed(self.ws.get_ref().bytes_written()),
                 Poll::Ready(Err(error)) => return Err(self.outcome_of_write_error(error)),
                 Poll::Pending => {}
             }
         }
-        let taken = self.ws.get_ref().bytes_written() - self.written_at_last_flush;
-        let in_flight = self.handed_bytes.saturating_sub(taken as usize) + self.outgoing_bytes;
-        let writable = {
-            let mut outbound = lock(&self.shared.outbound);
-            outbound.set_in_flight(in_flight);
-            outbound.writable_event_due()
-        };
-        if writable {
+        let bytes_written = self.ws.get_ref().bytes_written();
+        if self
+            .writes
+            .writable_event_due(&self.shared.outbound, bytes_written)
+        {
             self.events.send(Event::Writable);
         }
         Ok(())
     }
 
-    /// The next message for the encoder: from the batch taken, else from a new
-    /// batch, else the requested Close once everything before it went.
-    fn next_outgoing(&mut self) -> Option<Message> {
-        if self.outgoing.is_empty() {
-            let mut outbound = lock(&self.shared.outbound);
-            self.outgoing_bytes = outbound.take_all(&mut self.outgoing);
-            if self.outgoing.is_empty() {
-                return outbound.take_close().map(Message::Close);
-            }
-        }
-        let (message, size) = self.outgoing.pop_front()?;
-        self.outgoing_bytes -= size;
-        self.handed_bytes += size;
-        Some(message)
-    }
-
     /// Nothing more of JS's goes out (the server closed, or broke the protocol).
     fn stop_sending(&mut self) {
         lock(&self.shared.outbound).stop_accepting();
-        self.outgoing.clear();
-        self.outgoing_bytes = 0;
+        self.writes.drop_taken();
     }
 
     fn outcome_of_write_error(&self, error: tokio_tungstenite::tungstenite::Error) -> CloseOutcome {
-        self.settled_or_failed(|| format!("the connection failed: {error}"))
+        self.phase
+            .outcome(|| format!("the connection failed: {error}"))
     }
 
-    /// Reads while the inbound queue has room (or data is being discarded),
+    /// Reads while the inbound queue has room (or data is being dropped),
     /// and tells JS if it waits for messages.
     fn poll_reads(&mut self, cx: &mut Context<'_>) -> Result<(), CloseOutcome> {
         let read = self.read_available(cx);
         // Whatever ended the reading, messages read before it reach JS.
-        if self.hand_over_received() {
+        if self.received.hand_over(&self.shared.inbound) {
             self.events.send(Event::Messages);
         }
         read
@@ -339,15 +258,10 @@ impl Driver {
 
     fn read_available(&mut self, cx: &mut Context<'_>) -> Result<(), CloseOutcome> {
         let mut room = lock(&self.shared.inbound).room();
-        while self.reading {
-            if self.unflushed_pong_bytes > PONG_BACKLOG_BYTES {
-                // The server floods pings and does not read the pongs: wait
-                // until it does (the flush registered for the socket's room).
-                break;
-            }
-            if !self.discarding_data && room == 0 {
+        while self.phase.reads() && !self.writes.pong_backlog_full() {
+            if self.phase.delivers_data() && room == 0 {
                 // JS may have taken some since: look again before stopping.
-                self.js_waits_for_messages |= self.hand_over_received();
+                self.received.hand_over_mid_read(&self.shared.inbound);
                 room = lock(&self.shared.inbound).room();
                 if room == 0 {
                     break;
@@ -355,15 +269,11 @@ impl Driver {
             }
             let message = match Pin::new(&mut self.ws).poll_next(cx) {
                 Poll::Pending => break,
-                Poll::Ready(None) => {
-                    // tungstenite ends the stream cleanly only after a Close
-                    // was received and TCP ended.
-                    self.reading = false;
-                    return Err(self.outcome_at_end_of_stream());
-                }
+                // tungstenite ends the stream cleanly only after a Close was
+                // received and TCP ended.
+                Poll::Ready(None) => return Err(self.outcome_at_end_of_stream()),
                 Poll::Ready(Some(Err(error))) => {
-                    self.reading = false;
-                    return self.on_read_failure(classify_read_error(error));
+                    return self.on_read_failure(classify_read_error(error))
                 }
                 Poll::Ready(Some(Ok(message))) => message,
             };
@@ -372,79 +282,66 @@ impl Driver {
                 Message::Binary(bytes) => (MessageKind::Binary, bytes),
                 // tungstenite queued the pong; it goes out with the next flush.
                 Message::Ping(payload) => {
-                    self.needs_flush = true;
-                    self.unflushed_pong_bytes += wire_len(payload.len());
+                    self.writes.pong_queued(payload.len());
                     continue;
                 }
                 Message::Close(frame) => {
                     self.on_close_frame(frame);
                     continue;
                 }
-                _ => continue,
+                Message::Pong(_) | Message::Frame(_) => continue,
             };
-            if self.discarding_data {
-                continue;
-            }
-            room = room.saturating_sub(payload.len());
-            self.received.push((kind, payload));
-            if self.received.len() == RECEIVED_BATCH {
-                self.js_waits_for_messages |= self.hand_over_received();
+            if self.phase.delivers_data() {
+                room = room.saturating_sub(payload.len());
+                self.received.push(kind, payload, &self.shared.inbound);
             }
         }
         Ok(())
     }
 
-    /// Moves the messages read so far into the inbound queue under one lock;
-    /// true (once) if JS waits for messages.
-    fn hand_over_received(&mut self) -> bool {
-        let mut js_waiting = std::mem::take(&mut self.js_waits_for_messages);
-        if !self.received.is_empty() {
-            js_waiting |= lock(&self.shared.inbound).push_all(&mut self.received);
-        }
-        js_waiting
-    }
-
     fn outcome_at_end_of_stream(&self) -> CloseOutcome {
-        self.settled_or_failed(|| "the connection ended without a closing handshake".to_string())
+        self.phase
+            .outcome(|| "the connection ended without a closing handshake".to_string())
     }
 
     fn on_close_frame(&mut self, frame: Option<CloseFrame>) {
         // tungstenite queued the reply (echoing the code) unless we closed first.
-        self.needs_flush = true;
+        self.writes.frame_queued();
         self.stop_sending();
-        if frame.as_ref().is_some_and(is_substituted_violation) {
-            self.failure =
-                Some("the server sent a Close frame with a code no endpoint may send".to_string());
-        } else {
-            self.received_close = Some(frame);
-        }
-        self.start_deadline();
+        self.phase.on_close_frame(frame);
     }
 
     fn on_read_failure(&mut self, failure: ReadFailure) -> Result<(), CloseOutcome> {
         match failure {
-            // The server's Close already arrived: whatever breaks after it,
-            // the closing handshake is complete.
-            _ if self.received_close.is_some() => Err(self.outcome_at_end_of_stream()),
-            ReadFailure::Abrupt(message) => Err(CloseOutcome::failed(message)),
             ReadFailure::Violation {
                 close_code,
                 message,
-            } => {
-                self.stop_sending();
-                let close = Message::Close(Some(CloseFrame {
-                    code: close_code.into(),
-                    reason: "".into(),
-                }));
-                // If the encoder is mid-frame the Close queues behind it.
-                if Pin::new(&mut self.ws).start_send(close).is_err() {
-                    return Err(CloseOutcome::failed(message));
-                }
-                self.needs_flush = true;
-                self.failure = Some(message);
-                self.start_deadline();
-                Ok(())
+            } if !self.phase.received_close() => self.fail_with_violation(close_code, message),
+            // After the server's Close, whatever breaks, the closing handshake
+            // is complete (the phase's outcome is clean).
+            ReadFailure::Violation { message, .. } | ReadFailure::Abrupt(message) => {
+                Err(self.phase.outcome(|| message))
             }
         }
+    }
+
+    /// Sends a Close with the violation's code, then drops TCP once it went.
+    fn fail_with_violation(
+        &mut self,
+        close_code: u16,
+        message: String,
+    ) -> Result<(), CloseOutcome> {
+        self.stop_sending();
+        let close = Message::Close(Some(CloseFrame {
+            code: close_code.into(),
+            reason: "".into(),
+        }));
+        // If the encoder is mid-frame the Close queues behind it.
+        if Pin::new(&mut self.ws).start_send(close).is_err() {
+            return Err(CloseOutcome::failed(message));
+        }
+        self.writes.frame_queued();
+        self.phase.on_violation(message);
+        Ok(())
     }
 }

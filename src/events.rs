@@ -19,17 +19,20 @@ pub struct OpenedInfo {
 
 #[napi(object)]
 pub struct ClosedInfo {
-    pub code: u32,
+    pub code: u16,
     pub reason: String,
     pub was_clean: bool,
     pub message: String,
 }
 
 /// The event kinds as JS sees them (the first callback argument).
-pub const EVENT_OPENED: u32 = 0;
-pub const EVENT_MESSAGES: u32 = 1;
-pub const EVENT_WRITABLE: u32 = 2;
-pub const EVENT_CLOSED: u32 = 3;
+#[napi]
+pub enum EventKind {
+    Opened,
+    Messages,
+    Writable,
+    Closed,
+}
 
 pub enum Event {
     Opened(OpenedInfo),
@@ -40,19 +43,19 @@ pub enum Event {
     Closed(CloseOutcome),
 }
 
-pub type EventArgs = (u32, Option<OpenedInfo>, Option<ClosedInfo>);
+pub type EventArgs = (EventKind, Option<OpenedInfo>, Option<ClosedInfo>);
 
 impl Event {
     pub fn into_args(self) -> EventArgs {
         match self {
-            Event::Opened(info) => (EVENT_OPENED, Some(info), None),
-            Event::Messages => (EVENT_MESSAGES, None, None),
-            Event::Writable => (EVENT_WRITABLE, None, None),
+            Event::Opened(info) => (EventKind::Opened, Some(info), None),
+            Event::Messages => (EventKind::Messages, None, None),
+            Event::Writable => (EventKind::Writable, None, None),
             Event::Closed(outcome) => (
-                EVENT_CLOSED,
+                EventKind::Closed,
                 None,
                 Some(ClosedInfo {
-                    code: u32::from(outcome.code),
+                    code: outcome.code,
                     reason: outcome.reason,
                     was_clean: outcome.clean,
                     message: outcome.message,

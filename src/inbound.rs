@@ -7,11 +7,16 @@
 //! Large messages stay in the decoder's buffers and are handed over as they are.
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
 
+use napi_derive::napi;
 use tokio_tungstenite::tungstenite::Bytes;
 
 use crate::limits::{INBOUND_QUEUE_BYTES, LARGE_MESSAGE_BYTES};
+use crate::lock::lock;
 
+/// A message's kind as `takeMessages()` lays it out for JS.
+#[napi]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum MessageKind {
     Text = 0,
@@ -153,6 +158,44 @@ impl InboundQueue {
                 self.small_bytes.clear();
             }
         }
+    }
+}
+
+/// Messages moved into the inbound queue at a time while reading continues.
+const RECEIVED_BATCH: usize = 64;
+
+/// Messages the task read but has not queued yet: they are moved into the
+/// inbound queue in groups, one lock for many messages.
+#[derive(Default)]
+pub struct ReceivedBatch {
+    messages: Vec<(MessageKind, Bytes)>,
+    /// A group moved mid-read found JS waiting; JS is told at the end of the read.
+    js_waiting: bool,
+}
+
+impl ReceivedBatch {
+    /// Keeps a message read, moving the group into `queue` once it is full.
+    pub fn push(&mut self, kind: MessageKind, payload: Bytes, queue: &Mutex<InboundQueue>) {
+        self.messages.push((kind, payload));
+        if self.messages.len() == RECEIVED_BATCH {
+            self.hand_over_mid_read(queue);
+        }
+    }
+
+    /// Moves the messages read so far into `queue` while reading goes on;
+    /// JS, if it waits, is told when the read ends (`hand_over`).
+    pub fn hand_over_mid_read(&mut self, queue: &Mutex<InboundQueue>) {
+        self.js_waiting |= self.hand_over(queue);
+    }
+
+    /// Moves the messages read so far into `queue`; true (once) if JS waits
+    /// for messages and must be told.
+    pub fn hand_over(&mut self, queue: &Mutex<InboundQueue>) -> bool {
+        let mut js_waiting = std::mem::take(&mut self.js_waiting);
+        if !self.messages.is_empty() {
+            js_waiting |= lock(queue).push_all(&mut self.messages);
+        }
+        js_waiting
     }
 }
 

@@ -4,12 +4,15 @@
 mod close;
 mod connection;
 mod counting_stream;
+mod entry_guard;
 mod events;
 mod handshake;
 mod http_head;
 mod inbound;
 mod limits;
+mod lock;
 mod outbound;
+mod phase;
 mod read_ahead;
 mod runtime;
 mod tls;
@@ -26,12 +29,19 @@ use tokio::task::AbortHandle;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
+/// Debug builds only, for the test that forces a panic (entry_guard.rs).
+#[cfg(debug_assertions)]
+pub use crate::entry_guard::debug_hooks::debug_panic_on_next_call;
+
 use crate::close::CloseOutcome;
-use crate::connection::{lock, ConnectTarget, Shared};
-use crate::events::{ClosedInfo, Event, EventSink, OpenedInfo};
+use crate::connection::{ConnectTarget, Shared};
+use crate::entry_guard::{guard, internal_error_message};
+use crate::events::{Event, EventArgs, EventSink};
 use crate::handshake::HandshakeRequest;
 use crate::inbound::Taken;
 use crate::limits::DEFAULT_MAX_MESSAGE_SIZE;
+use crate::lock::lock;
+use crate::outbound::SendStatus;
 use crate::tls::TlsSettings;
 use crate::transport::{ProxySettings, TransportTarget};
 
@@ -40,7 +50,7 @@ use crate::transport::{ProxySettings, TransportTarget};
 pub struct ConnectOptions {
     /// Host name or IP address to connect to (IPv6 without brackets).
     pub host: String,
-    pub port: u32,
+    pub port: u16,
     /// `host[:port]` for the Host header.
     pub host_header: String,
     /// Path and query of the URL.
@@ -67,26 +77,18 @@ pub struct TlsOptions {
 #[napi(object)]
 pub struct ProxyOptions {
     pub host: String,
-    pub port: u32,
+    pub port: u16,
     /// The Proxy-Authorization header value, if any.
     pub authorization: Option<String>,
 }
 
-fn to_port(port: u32) -> Result<u16> {
-    u16::try_from(port)
-        .map_err(|_| Error::new(Status::InvalidArg, format!("port {port} is out of range")))
-}
-
 impl ConnectOptions {
-    fn into_target(self) -> Result<ConnectTarget> {
-        let proxy = match self.proxy {
-            Some(proxy) => Some(ProxySettings {
-                port: to_port(proxy.port)?,
-                host: proxy.host,
-                authorization: proxy.authorization,
-            }),
-            None => None,
-        };
+    fn into_target(self) -> ConnectTarget {
+        let proxy = self.proxy.map(|proxy| ProxySettings {
+            port: proxy.port,
+            host: proxy.host,
+            authorization: proxy.authorization,
+        });
         let tls = self.tls.map(|tls| {
             let settings = TlsSettings {
                 ca: tls.ca,
@@ -101,9 +103,9 @@ impl ConnectOptions {
         while let (Some(name), Some(value)) = (header_fields.next(), header_fields.next()) {
             headers.push((name, value));
         }
-        Ok(ConnectTarget {
+        ConnectTarget {
             transport: TransportTarget {
-                port: to_port(self.port)?,
+                port: self.port,
                 host: self.host,
                 proxy,
                 tls,
@@ -117,7 +119,7 @@ impl ConnectOptions {
             max_message_size: self
                 .max_message_size
                 .map_or(DEFAULT_MAX_MESSAGE_SIZE, |size| size as usize),
-        })
+        }
     }
 }
 
@@ -133,11 +135,11 @@ pub struct NativeConnection {
 #[napi]
 pub fn connect(
     options: ConnectOptions,
-    on_event: Function<'_, (u32, Option<OpenedInfo>, Option<ClosedInfo>), Unknown<'static>>,
+    on_event: Function<'_, EventArgs, Unknown<'static>>,
 ) -> Result<NativeConnection> {
     let runtime =
         runtime::runtime().map_err(|message| Error::new(Status::GenericFailure, message))?;
-    let target = options.into_target()?;
+    let target = options.into_target();
     let events = Arc::new(EventSink::new(
         on_event
             .build_threadsafe_function::<Event>()
@@ -151,7 +153,9 @@ pub fn connect(
         let outcome = AssertUnwindSafe(session)
             .catch_unwind()
             .await
-            .unwrap_or_else(|panic| CloseOutcome::failed(internal_error_message(&*panic)));
+            .unwrap_or_else(|panic| {
+                CloseOutcome::failed(internal_error_message("the connection task", &*panic))
+            });
         lock(&task_shared.outbound).stop_accepting();
         events.send(Event::Closed(outcome));
     });
@@ -173,22 +177,13 @@ fn uint8_array_owning(payload: Bytes) -> Uint8Array {
     unsafe { Uint8Array::with_external_data(data, length, move |_, _| drop(payload)) }
 }
 
-fn internal_error_message(panic: &(dyn std::any::Any + Send)) -> String {
-    let detail = panic
-        .downcast_ref::<&str>()
-        .map(|text| text.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    format!("websocketstream internal error: {detail}")
-}
-
 #[napi]
 impl NativeConnection {
     /// Copies queued messages into `buffer` (one buffer JS shares between all
-    /// connections) and their `[kind, length]` pairs (kind 0 is text, 1 binary)
-    /// into `layout`, and returns how many. 0: none is queued, and a "messages"
-    /// event follows the next one. -1: the next message is large; its kind is
-    /// in `layout[0]` and `takeLargeMessage()` hands it over.
+    /// connections) and their `[kind, length]` pairs (`MessageKind`, bytes)
+    /// into `layout`, and returns how many. 0: none is queued, and a
+    /// "messages" event follows the next one. -1: the next message is large;
+    /// its kind is in `layout[0]` and `takeLargeMessage()` hands it over.
     #[napi]
     pub fn take_messages(
         &self,
@@ -198,85 +193,104 @@ impl NativeConnection {
         // SAFETY: JS is single-threaded and blocked in this call, so nothing
         // else touches the two arrays while these slices live.
         let (buffer, layout) = unsafe { (buffer.as_mut(), layout.as_mut()) };
-        let (taken, was_full) = {
-            let mut inbound = lock(&self.shared.inbound);
-            let was_full = !inbound.has_room();
-            (inbound.take_into(buffer, layout), was_full)
-        };
-        if was_full {
-            // The task stopped reading the socket; there may be room again.
-            self.shared.driver_waker.wake();
-        }
-        match taken {
-            Taken::Nothing => 0,
-            Taken::Copied(count) => count as i32,
-            Taken::Large(kind) => {
-                if let Some(slot) = layout.first_mut() {
-                    *slot = kind as u32;
-                }
-                -1
+        self.guarded("takeMessages", 0, || {
+            let (taken, was_full) = {
+                let mut inbound = lock(&self.shared.inbound);
+                let was_full = !inbound.has_room();
+                (inbound.take_into(buffer, layout), was_full)
+            };
+            if was_full {
+                // The task stopped reading the socket; there may be room again.
+                self.shared.driver_waker.wake();
             }
-        }
+            match taken {
+                Taken::Nothing => 0,
+                Taken::Copied(count) => count as i32,
+                Taken::Large(kind) => {
+                    if let Some(slot) = layout.first_mut() {
+                        *slot = kind as u32;
+                    }
+                    -1
+                }
+            }
+        })
     }
 
-    /// The large message `takeMessages()` announced, in a buffer of its own.
+    /// The large message `takeMessages()` announced, in a buffer of its own
+    /// (null if there is none).
     #[napi]
     pub fn take_large_message(&self) -> Option<Uint8Array> {
-        let payload = lock(&self.shared.inbound).take_large()?;
-        self.shared.driver_waker.wake();
-        Some(uint8_array_owning(payload))
+        self.guarded("takeLargeMessage", None, || {
+            let payload = lock(&self.shared.inbound).take_large()?;
+            self.shared.driver_waker.wake();
+            Some(uint8_array_owning(payload))
+        })
     }
 
-    /// Queues a text message. Returns 0 (resolve now), 1 (wait for "writable")
-    /// or 2 (refused). With `now`, the JS thread tries to write it to the
-    /// socket itself (JS asks for this on the first write of a turn: a lone
-    /// message goes out without waiting for the task's thread to wake up,
-    /// while a burst still goes out in batches from the task).
+    /// Queues a text message: resolve the write now, wait for "writable", or
+    /// refused. With `now`, the JS thread tries to write it to the socket
+    /// itself (JS asks for this on the first write of a turn: a lone message
+    /// goes out without waiting for the task's thread to wake up, while a
+    /// burst still goes out in batches from the task).
     #[napi]
-    pub fn send_text(&self, text: String, now: bool) -> u32 {
-        self.send(Message::text(text), now)
+    pub fn send_text(&self, text: String, now: bool) -> SendStatus {
+        self.guarded("sendText", SendStatus::Refused, || {
+            self.send(Message::text(text), now)
+        })
     }
 
     /// Queues a binary message (the bytes are copied now). Same as `sendText`.
     #[napi]
-    pub fn send_binary(&self, data: &[u8], now: bool) -> u32 {
-        self.send(Message::binary(data.to_vec()), now)
+    pub fn send_binary(&self, data: &[u8], now: bool) -> SendStatus {
+        self.guarded("sendBinary", SendStatus::Refused, || {
+            self.send(Message::binary(data.to_vec()), now)
+        })
     }
 
-    fn send(&self, message: Message, now: bool) -> u32 {
+    /// Runs a JS-thread entry point; a panic in it ends this connection with
+    /// an internal error instead of unwinding into Node (entry_guard.rs).
+    fn guarded<T>(&self, entry: &str, fallback: T, body: impl FnOnce() -> T) -> T {
+        guard(entry, fallback, body, |message| {
+            self.shared.fail_from_js_thread(message)
+        })
+    }
+
+    fn send(&self, message: Message, now: bool) -> SendStatus {
         let (status, task_already_due) = {
             let mut outbound = lock(&self.shared.outbound);
             let task_already_due = outbound.has_queued_messages();
             (outbound.push(message), task_already_due)
         };
         if now && self.shared.write_from_js() {
-            return status as u32;
+            return status;
         }
         // A wake-up is a cross-thread call: one per burst of writes is enough.
         if !task_already_due {
             self.shared.driver_waker.wake();
         }
-        status as u32
+        status
     }
 
     /// Starts the closing handshake after the queued messages. `code` null and
     /// an empty reason send an empty Close body; the wrapper validated both.
     #[napi]
-    pub fn close(&self, code: Option<u32>, reason: String) {
-        let frame = code.map(|code| CloseFrame {
-            code: (code as u16).into(),
-            reason: reason.into(),
-        });
-        if lock(&self.shared.outbound).request_close(frame) {
-            self.shared.driver_waker.wake();
-        }
+    pub fn close(&self, code: Option<u16>, reason: String) {
+        self.guarded("close", (), || {
+            let frame = code.map(|code| CloseFrame {
+                code: code.into(),
+                reason: reason.into(),
+            });
+            if lock(&self.shared.outbound).request_close(frame) {
+                self.shared.driver_waker.wake();
+            }
+        })
     }
 
     /// Ends the connection at once, without a closing handshake and without a
     /// "closed" event (used for an aborted handshake).
     #[napi]
     pub fn abort(&self) {
-        self.task.abort();
+        self.guarded("abort", (), || self.task.abort())
     }
 }
 

@@ -1,13 +1,20 @@
-//! Messages written by JS on their way to the socket, and the write bound.
+//! Messages written by JS on their way to the socket, and the write bound:
+//! the queue JS writes into (`OutboundQueue`, shared), and the task's count
+//! of what it took from it and what the socket has yet to take
+//! (`WriteAccounting`, the task's own).
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
 
+use napi_derive::napi;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::limits::OUTBOUND_QUEUE_BYTES;
+use crate::limits::{OUTBOUND_QUEUE_BYTES, PONG_BACKLOG_BYTES};
+use crate::lock::lock;
 
 /// What JS learns from a write.
+#[napi]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum SendStatus {
     /// Queued, and user space holds no more than the bound: resolve now.
@@ -149,6 +156,95 @@ impl OutboundQueue {
             return true;
         }
         false
+    }
+}
+
+/// The connection task's half of the write path. It counts the messages it
+/// took from the queue but has not encoded yet, and the bytes handed to the
+/// frame encoder that the socket has not taken; from those it decides when a
+/// waiting JS write may resolve, when a flush is due, and when pongs have
+/// piled up.
+#[derive(Default)]
+pub struct WriteAccounting {
+    /// Messages taken from the outbound queue, not yet handed to the encoder.
+    taken: OutboundBatch,
+    taken_bytes: usize,
+    /// Wire bytes of messages handed to the encoder since its buffer was last empty.
+    handed_bytes: usize,
+    /// Wire bytes of pongs queued since the encoder's buffer was last empty.
+    unflushed_pong_bytes: usize,
+    /// The socket's byte count when the encoder's buffer was last empty.
+    written_at_last_flush: u64,
+    /// The encoder holds frames that were not flushed yet.
+    needs_flush: bool,
+}
+
+impl WriteAccounting {
+    /// The next message for the encoder: from the batch taken, else from a new
+    /// batch, else the requested Close once everything before it went.
+    pub fn next_message(&mut self, queue: &Mutex<OutboundQueue>) -> Option<Message> {
+        if self.taken.is_empty() {
+            let mut queue = lock(queue);
+            self.taken_bytes = queue.take_all(&mut self.taken);
+            if self.taken.is_empty() {
+                let close = queue.take_close().map(Message::Close);
+                self.needs_flush |= close.is_some();
+                return close;
+            }
+        }
+        let (message, size) = self.taken.pop_front()?;
+        self.taken_bytes -= size;
+        self.handed_bytes += size;
+        self.needs_flush = true;
+        Some(message)
+    }
+
+    /// The codec queued a frame of its own (a Close reply, our Close after a
+    /// violation): it goes out with the next flush.
+    pub fn frame_queued(&mut self) {
+        self.needs_flush = true;
+    }
+
+    /// tungstenite queued the pong to a ping of this size.
+    pub fn pong_queued(&mut self, payload_len: usize) {
+        self.needs_flush = true;
+        self.unflushed_pong_bytes += wire_len(payload_len);
+    }
+
+    /// The server floods pings and does not read the pongs: the socket is not
+    /// read until it does (the pending flush waits for the socket's room).
+    pub fn pong_backlog_full(&self) -> bool {
+        self.unflushed_pong_bytes > PONG_BACKLOG_BYTES
+    }
+
+    pub fn needs_flush(&self) -> bool {
+        self.needs_flush
+    }
+
+    /// The encoder's buffer is empty; the socket has written this many bytes in all.
+    pub fn flushed(&mut self, bytes_written: u64) {
+        self.needs_flush = false;
+        self.handed_bytes = 0;
+        self.unflushed_pong_bytes = 0;
+        self.written_at_last_flush = bytes_written;
+    }
+
+    /// Nothing more of JS's goes out: the messages taken are dropped.
+    pub fn drop_taken(&mut self) {
+        self.taken.clear();
+        self.taken_bytes = 0;
+    }
+
+    /// Tells the queue how many bytes user space still holds (taken, or
+    /// handed to the encoder and not yet taken by the socket, which has
+    /// written `bytes_written` in all); true once when a waiting JS write may
+    /// resolve.
+    pub fn writable_event_due(&self, queue: &Mutex<OutboundQueue>, bytes_written: u64) -> bool {
+        let socket_took = (bytes_written - self.written_at_last_flush) as usize;
+        let in_flight = self.handed_bytes.saturating_sub(socket_took) + self.taken_bytes;
+        let mut queue = lock(queue);
+        queue.set_in_flight(in_flight);
+        queue.writable_event_due()
     }
 }
 
