@@ -57,64 +57,131 @@ async function clientChecks() {
   const node = process.execPath
   const version = process.version
 
-  await clientCheck('CommonJS script: echo, close, exit by itself', {
-    ...inProject, command: node, args: ['smoke/echo.cjs'], timeoutMs: 20_000,
-    expect: [/^smoke ok \(cjs\)/m],
-  }, server)
-  await clientCheck('ESM script: echo, close, exit by itself', {
-    ...inProject, command: node, args: ['smoke/echo.mjs'], timeoutMs: 20_000,
-    expect: [/^smoke ok \(esm\)/m],
-  }, server)
+  await clientCheck(
+    'CommonJS script: echo, close, exit by itself',
+    {
+      ...inProject,
+      command: node,
+      args: ['smoke/echo.cjs'],
+      timeoutMs: 20_000,
+      expect: [/^smoke ok \(cjs\)/m],
+    },
+    server,
+  )
+  await clientCheck(
+    'ESM script: echo, close, exit by itself',
+    {
+      ...inProject,
+      command: node,
+      args: ['smoke/echo.mjs'],
+      timeoutMs: 20_000,
+      expect: [/^smoke ok \(esm\)/m],
+    },
+    server,
+  )
 
   // --no: the command must come from the installed package, never be fetched.
-  await clientCheck('npx websocketstream: stdin lines echoed to stdout', {
-    ...inProject, command: 'npx', args: ['--no', 'websocketstream', server.url], timeoutMs: 30_000,
-    input: 'hello\nworld\n', expect: [/^hello\nworld$/m],
-  }, server)
+  await clientCheck(
+    'npx websocketstream: stdin lines echoed to stdout',
+    {
+      ...inProject,
+      command: 'npx',
+      args: ['--no', 'websocketstream', server.url],
+      timeoutMs: 30_000,
+      input: 'hello\nworld\n',
+      expect: [/^hello\nworld$/m],
+    },
+    server,
+  )
 
   // The sample pings every 5 s; the server closes after the second pong.
-  await clientCheck("global entry: MDN's ping/pong sample runs unchanged but for its DOM lines", {
-    ...inProject, env: { ...inProject.env, WS_URL: `${server.url}?rounds=2` },
-    command: node, args: ['global/pingpong.mjs'], timeoutMs: 40_000,
-    expect: [/^CONNECTED$/m, /RECEIVED: pong\n[\s\S]*RECEIVED: pong\n/, /^DISCONNECTED: code 1000, message "That's all folks"$/m],
-    forbid: [/does not support WebSocketStream/],
-  }, server)
+  await clientCheck(
+    "global entry: MDN's ping/pong sample runs unchanged but for its DOM lines",
+    {
+      ...inProject,
+      env: { ...inProject.env, WS_URL: `${server.url}?rounds=2` },
+      command: node,
+      args: ['global/pingpong.mjs'],
+      timeoutMs: 40_000,
+      expect: [
+        /^CONNECTED$/m,
+        /RECEIVED: pong\n[\s\S]*RECEIVED: pong\n/,
+        /^DISCONNECTED: code 1000, message "That's all folks"$/m,
+      ],
+      forbid: [/does not support WebSocketStream/],
+    },
+    server,
+  )
 
   await typeScriptChecks(projectDirectory, env)
 
   // --detectOpenHandles and no --forceExit: jest must end on its own and name no handle.
-  await clientCheck(`jest ${version}: --detectOpenHandles, no --forceExit`, {
-    ...inProject, command: node, args: ['node_modules/jest/bin/jest.js', '--detectOpenHandles'], timeoutMs: 60_000,
-    expect: [new RegExp(`Tests:\\s+${SUITE_TESTS} passed, ${SUITE_TESTS} total`)],
-    forbid: [/open handles?/i, /did not exit/i],
-  }, server)
-  await clientCheck(`ava ${version} (worker threads, its default)`, {
-    ...inProject, command: node, args: ['node_modules/ava/entrypoints/cli.mjs'], timeoutMs: 60_000,
-    expect: [new RegExp(`${SUITE_TESTS} tests passed`)],
-    forbid: [/Failed to exit/i, /Timed out/i],
-  }, server)
-  for (const pool of ['forks', 'threads']) {
-    await clientCheck(`vitest ${version} (pool ${pool})`, {
-      ...inProject, command: node, args: ['node_modules/vitest/vitest.mjs', 'run', '--dir', 'vitest', `--pool=${pool}`],
+  await clientCheck(
+    `jest ${version}: --detectOpenHandles, no --forceExit`,
+    {
+      ...inProject,
+      command: node,
+      args: ['node_modules/jest/bin/jest.js', '--detectOpenHandles'],
       timeoutMs: 60_000,
-      expect: [new RegExp(`Tests\\s+${SUITE_TESTS} passed \\(${SUITE_TESTS}\\)`)],
-      forbid: [/close timed out/i, /something prevents/i, /hanging/i],
-    }, server)
+      expect: [new RegExp(`Tests:\\s+${SUITE_TESTS} passed, ${SUITE_TESTS} total`)],
+      forbid: [/open handles?/i, /did not exit/i],
+    },
+    server,
+  )
+  await clientCheck(
+    `ava ${version} (worker threads, its default)`,
+    {
+      ...inProject,
+      command: node,
+      args: ['node_modules/ava/entrypoints/cli.mjs'],
+      timeoutMs: 60_000,
+      expect: [new RegExp(`${SUITE_TESTS} tests passed`)],
+      forbid: [/Failed to exit/i, /Timed out/i],
+    },
+    server,
+  )
+  for (const pool of ['forks', 'threads']) {
+    await clientCheck(
+      `vitest ${version} (pool ${pool})`,
+      {
+        ...inProject,
+        command: node,
+        args: ['node_modules/vitest/vitest.mjs', 'run', '--dir', 'vitest', `--pool=${pool}`],
+        timeoutMs: 60_000,
+        expect: [new RegExp(`Tests\\s+${SUITE_TESTS} passed \\(${SUITE_TESTS}\\)`)],
+        forbid: [/close timed out/i, /something prevents/i, /hanging/i],
+      },
+      server,
+    )
   }
-  await clientCheck(`node --test ${version}, no --test-force-exit`, {
-    ...inProject, command: node, args: ['--test', 'node-test/echo.test.mjs'], timeoutMs: 30_000,
-    expect: [new RegExp(`^# pass ${SUITE_TESTS}$`, 'm'), /^# fail 0$/m],
-  }, server)
+  await clientCheck(
+    `node --test ${version}, no --test-force-exit`,
+    {
+      ...inProject,
+      command: node,
+      args: ['--test', 'node-test/echo.test.mjs'],
+      timeoutMs: 30_000,
+      expect: [new RegExp(`^# pass ${SUITE_TESTS}$`, 'm'), /^# fail 0$/m],
+    },
+    server,
+  )
 
   // The same installed package on the other supported Node lines, as `npx -y node@N` runs them.
   for (const line of NODE_LINES) {
     if (!(await fetchNode(line))) continue
     for (const script of ['smoke/echo.cjs', 'smoke/echo.mjs']) {
       const kind = script.endsWith('.cjs') ? 'cjs' : 'esm'
-      await clientCheck(`Node ${line}: ${script} (npx -y node@${line})`, {
-        ...inProject, command: 'npx', args: ['-y', `node@${line}`, script], timeoutMs: 30_000,
-        expect: [new RegExp(`^smoke ok \\(${kind}\\) on v${line}\\.`, 'm')],
-      }, server)
+      await clientCheck(
+        `Node ${line}: ${script} (npx -y node@${line})`,
+        {
+          ...inProject,
+          command: 'npx',
+          args: ['-y', `node@${line}`, script],
+          timeoutMs: 30_000,
+          expect: [new RegExp(`^smoke ok \\(${kind}\\) on v${line}\\.`, 'm')],
+        },
+        server,
+      )
     }
   }
 }
@@ -131,7 +198,12 @@ async function fetchNode(line) {
     note(`node@${line} from the npm registry: ${version} (${(result.ms / 1000).toFixed(1)} s)`)
     return true
   }
-  record(`Node ${line} from the npm registry (npx -y node@${line})`, false, describeEnd(result, timeoutMs), result.output)
+  record(
+    `Node ${line} from the npm registry (npx -y node@${line})`,
+    false,
+    describeEnd(result, timeoutMs),
+    result.output,
+  )
   return false
 }
 

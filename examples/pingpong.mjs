@@ -60,7 +60,8 @@ async function start() {
     const { value, done } = await reader.read()
     if (done) break
     console.log(`RECEIVED: ${value}`)
-    if (local && ++rounds === ROUNDS) closeSocket() // keep reading until `done`
+    // After the last round, close and keep reading until `done`.
+    if (local && ++rounds === ROUNDS) closeSocket()
     else pingTimer = setTimeout(ping, interval)
   }
 }

@@ -23,9 +23,7 @@ const loaderPresent = fs.existsSync(path.join(root, 'binding.js'))
 const sourcesChanged = Math.max(
   ...['src', 'Cargo.toml', 'Cargo.lock', 'build.rs'].map((entry) => newestMtime(path.join(root, entry))),
 )
-const upToDate =
-  loaderPresent &&
-  binaries.some((name) => fs.statSync(path.join(root, name)).mtimeMs >= sourcesChanged)
+const upToDate = loaderPresent && binaries.some((name) => fs.statSync(path.join(root, name)).mtimeMs >= sourcesChanged)
 if (upToDate) process.exit(0)
 
 if (!fs.existsSync(path.join(root, 'node_modules', '@napi-rs', 'cli'))) {

