@@ -144,7 +144,10 @@ mod tests {
     const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
     fn head(text: &str) -> ResponseHead {
-        ResponseHead::parse(text.as_bytes()).expect("a parsable head")
+        let (head, _) = ResponseHead::parse(text.as_bytes())
+            .expect("a valid head")
+            .expect("a complete head");
+        head
     }
 
     fn upgrade(extra: &str) -> ResponseHead {

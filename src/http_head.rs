@@ -3,7 +3,7 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::limits::MAX_HANDSHAKE_RESPONSE_BYTES;
+use crate::limits::{MAX_HANDSHAKE_RESPONSE_BYTES, MAX_RESPONSE_HEADER_FIELDS};
 
 pub struct ResponseHead {
     pub status: u16,
@@ -20,9 +20,8 @@ pub async fn read_response_head<S: AsyncRead + Unpin>(
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
-        if let Some(end) = find_head_end(&buffer) {
-            let leftover = buffer.split_off(end);
-            return Ok((ResponseHead::parse(&buffer)?, leftover));
+        if let Some((head, length)) = ResponseHead::parse(&buffer)? {
+            return Ok((head, buffer.split_off(length)));
         }
         if buffer.len() > MAX_HANDSHAKE_RESPONSE_BYTES {
             return Err(format!(
@@ -46,44 +45,37 @@ pub async fn read_response_head<S: AsyncRead + Unpin>(
     }
 }
 
-fn find_head_end(buffer: &[u8]) -> Option<usize> {
-    buffer
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .map(|at| at + 4)
-}
-
 impl ResponseHead {
-    pub fn parse(head: &[u8]) -> Result<ResponseHead, String> {
-        let text = std::str::from_utf8(head)
-            .map_err(|_| "the server's response head is not valid text".to_string())?;
-        let mut lines = text.split("\r\n");
-        let status_line = lines.next().unwrap_or_default();
-        let mut parts = status_line.splitn(3, ' ');
-        let version = parts.next().unwrap_or_default();
-        let status = parts.next().and_then(|code| code.parse::<u16>().ok());
-        let (true, Some(status)) = (version.starts_with("HTTP/1."), status) else {
-            return Err(format!(
-                "the server did not answer with HTTP (status line {:?})",
-                truncate(status_line, 60)
-            ));
+    /// Parses the head at the start of `bytes`: the head and its length in
+    /// bytes, or None while it is incomplete. A status line or header line
+    /// that is not HTTP fails at once, without waiting for the rest.
+    pub fn parse(bytes: &[u8]) -> Result<Option<(ResponseHead, usize)>, String> {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADER_FIELDS];
+        let mut response = httparse::Response::new(&mut fields);
+        let length = match response.parse(bytes) {
+            Ok(httparse::Status::Complete(length)) => length,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(error) => return Err(describe_parse_error(error, bytes)),
         };
-        let status_text = parts.next().unwrap_or_default().to_string();
-        let mut headers = Vec::new();
-        for line in lines.filter(|line| !line.is_empty()) {
-            let Some((name, value)) = line.split_once(':') else {
-                return Err(format!(
-                    "the server sent a malformed header line {:?}",
-                    truncate(line, 60)
-                ));
-            };
-            headers.push((name.trim().to_string(), value.trim().to_string()));
-        }
-        Ok(ResponseHead {
+        let status = response
+            .code
+            .ok_or_else(|| describe_parse_error(httparse::Error::Status, bytes))?;
+        let text = |bytes: &[u8]| {
+            std::str::from_utf8(bytes)
+                .map(str::to_string)
+                .map_err(|_| "the server's response head is not valid text".to_string())
+        };
+        let headers = response
+            .headers
+            .iter()
+            .map(|field| Ok((field.name.to_string(), text(field.value)?)))
+            .collect::<Result<_, String>>()?;
+        let head = ResponseHead {
             status,
-            status_text,
+            status_text: response.reason.unwrap_or_default().to_string(),
             headers,
-        })
+        };
+        Ok(Some((head, length)))
     }
 
     /// All values of a header, joined as HTTP joins repeated fields.
@@ -98,25 +90,94 @@ impl ResponseHead {
     }
 }
 
-fn truncate(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
+/// httparse says what kind of error it found, not where: the message quotes
+/// the status line, or the first header line httparse refuses on its own.
+fn describe_parse_error(error: httparse::Error, head: &[u8]) -> String {
+    let mut lines = head
+        .split(|&byte| byte == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
+    let status_line = lines.next().unwrap_or_default();
+    match error {
+        httparse::Error::Version | httparse::Error::Status => format!(
+            "the server did not answer with HTTP (status line {:?})",
+            quote(status_line)
+        ),
+        httparse::Error::TooManyHeaders => {
+            format!("the server sent more than {MAX_RESPONSE_HEADER_FIELDS} header fields")
+        }
+        _ => {
+            let refused = lines.find(|line| {
+                let mut field = [httparse::EMPTY_HEADER; 1];
+                let alone = [line, &b"\r\n\r\n"[..]].concat();
+                httparse::parse_headers(&alone, &mut field).is_err()
+            });
+            format!(
+                "the server sent a malformed header line {:?}",
+                quote(refused.unwrap_or(status_line))
+            )
+        }
+    }
+}
+
+/// The start of a line, as text, for an error message.
+fn quote(line: &[u8]) -> String {
+    String::from_utf8_lossy(line).chars().take(60).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parsed(bytes: &[u8]) -> ResponseHead {
+        let (head, length) = ResponseHead::parse(bytes)
+            .expect("a valid head")
+            .expect("a complete head");
+        assert_eq!(length, bytes.len());
+        head
+    }
+
     #[test]
     fn repeated_headers_are_joined_and_names_match_ignoring_case() {
-        let head = ResponseHead::parse(b"HTTP/1.1 200 OK\r\nX-A: 1\r\nx-a: 2\r\n\r\n").unwrap();
+        let head = parsed(b"HTTP/1.1 200 OK\r\nX-A: 1\r\nx-a: 2\r\n\r\n");
         assert_eq!((head.status, head.status_text.as_str()), (200, "OK"));
         assert_eq!(head.header("X-a").as_deref(), Some("1, 2"));
         assert_eq!(head.header("missing"), None);
     }
 
     #[test]
-    fn a_non_http_answer_is_reported_as_such() {
-        assert!(ResponseHead::parse(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
+    fn an_incomplete_head_waits_for_more() {
+        assert!(matches!(
+            ResponseHead::parse(b"HTTP/1.1 101 Switching Protocols\r\nUpgr"),
+            Ok(None)
+        ));
+    }
+
+    #[test]
+    fn a_non_http_answer_is_reported_with_its_first_line_at_once() {
+        let error = ResponseHead::parse(b"SSH-2.0-OpenSSH\r\n").err();
+        assert_eq!(
+            error.as_deref(),
+            Some("the server did not answer with HTTP (status line \"SSH-2.0-OpenSSH\")")
+        );
+    }
+
+    #[test]
+    fn a_malformed_header_line_is_quoted() {
+        let error =
+            ResponseHead::parse(b"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nno colon\r\n\r\n").err();
+        assert_eq!(
+            error.as_deref(),
+            Some("the server sent a malformed header line \"no colon\"")
+        );
+    }
+
+    #[test]
+    fn a_header_value_that_is_not_utf8_is_refused() {
+        let error = ResponseHead::parse(b"HTTP/1.1 101 OK\r\nX: \xff\r\n\r\n").err();
+        assert_eq!(
+            error.as_deref(),
+            Some("the server's response head is not valid text")
+        );
     }
 
     #[tokio::test]

@@ -33,6 +33,9 @@ pub const MAX_FRAME_SIZE: usize = 16 << 20;
 /// Most bytes of an HTTP handshake response we read before giving up on it.
 pub const MAX_HANDSHAKE_RESPONSE_BYTES: usize = 16 << 10;
 
+/// Most header fields an HTTP response head may have (tungstenite's bound).
+pub const MAX_RESPONSE_HEADER_FIELDS: usize = 124;
+
 /// Most bytes read from the socket at a time (see read_ahead.rs); 64 KiB is
 /// what a Node socket reads at a time too.
 pub const READ_AHEAD_BYTES: usize = 64 << 10;
