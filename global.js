@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // `require('websocketstream/global')`: puts WebSocketStream and WebSocketError
 // on globalThis where the runtime lacks them, so browser code runs unchanged.

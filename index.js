@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // The public API: WebSocketStream and WebSocketError, as the WHATWG draft
 // specifies them. Argument conversion and URL rules live here; the connection
@@ -17,7 +18,11 @@ const {
   validateProtocols,
 } = require('./lib/webidl')
 
-/** The draft's "get a URL record": parse, map http(s) to ws(s), refuse the rest. */
+/**
+ * The draft's "get a URL record": parse, map http(s) to ws(s), refuse the rest.
+ * @param {string} input
+ * @returns {URL}
+ */
 function parseWebSocketURL(input) {
   let url
   try {
@@ -44,7 +49,13 @@ function parseWebSocketURL(input) {
   return url
 }
 
-/** What the native side needs to connect to `url`. */
+/**
+ * What the native side needs to connect to `url`.
+ * @param {URL} url a ws: or wss: URL
+ * @param {string[]} protocols
+ * @param {import('./lib/node-options').NodeOptions} nodeOptions
+ * @returns {import('./binding.js').ConnectOptions}
+ */
 function connectTarget(url, protocols, nodeOptions) {
   const secure = url.protocol === 'wss:'
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
@@ -63,10 +74,17 @@ function connectTarget(url, protocols, nodeOptions) {
 }
 
 class WebSocketStream {
+  /** @type {string} */
   #url
+  /** @type {Session} */
   #session
 
+  /**
+   * @param {unknown} url
+   * @param {unknown} [options] a WebSocketStreamOptions dictionary
+   */
   constructor(url, options = undefined) {
+    // biome-ignore lint/complexity/noArguments: WebIDL tells a missing argument from an explicit undefined
     if (arguments.length === 0) {
       throw new TypeError("Failed to construct 'WebSocketStream': the url argument is required")
     }
@@ -75,14 +93,10 @@ class WebSocketStream {
     const nodeOptions = readNodeOptions(dictionary)
     const rawProtocols = dictionary.protocols
     const protocols =
-      rawProtocols === undefined
-        ? []
-        : toUSVStringSequence(rawProtocols, 'WebSocketStream options.protocols')
+      rawProtocols === undefined ? [] : toUSVStringSequence(rawProtocols, 'WebSocketStream options.protocols')
     const signal = dictionary.signal
     if (signal !== undefined && !isAbortSignal(signal)) {
-      throw new TypeError(
-        `WebSocketStream options.signal must be an AbortSignal, got ${describe(signal)}`,
-      )
+      throw new TypeError(`WebSocketStream options.signal must be an AbortSignal, got ${describe(signal)}`)
     }
     const record = parseWebSocketURL(urlString)
     validateProtocols(protocols)
@@ -102,6 +116,7 @@ class WebSocketStream {
     return this.#session.closed.promise
   }
 
+  /** @param {unknown} [closeInfo] a WebSocketCloseInfo: `{ closeCode, reason }` */
   close(closeInfo = undefined) {
     const { closeCode, reason } = toCloseInfo(closeInfo, 'WebSocketStream close info')
     validateCloseCodeAndReason(closeCode, reason)

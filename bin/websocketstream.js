@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 'use strict'
 // `websocketstream <url>`: stdin lines become text messages (or, with
 // --binary, stdin chunks become binary messages), received messages go to
@@ -30,6 +31,7 @@ Options:
                             this long before closing (default 500)
   -h, --help                show this help`
 
+/** @satisfies {NonNullable<import('node:util').ParseArgsConfig['options']>} */
 const OPTIONS = {
   protocol: { type: 'string', short: 'p', multiple: true, default: [] },
   header: { type: 'string', short: 'H', multiple: true, default: [] },
@@ -43,6 +45,11 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 }
 
+/**
+ * Prints the message and exits with 1.
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   process.stderr.write(`websocketstream: ${message}\n`)
   process.exit(1)
@@ -53,7 +60,7 @@ function parseCommandLine() {
   try {
     parsed = parseArgs({ options: OPTIONS, allowPositionals: true })
   } catch (error) {
-    fail(`${error.message}\n\n${USAGE}`)
+    fail(`${/** @type {Error} */ (error).message}\n\n${USAGE}`)
   }
   const { values, positionals } = parsed
   if (values.help) {
@@ -64,14 +71,15 @@ function parseCommandLine() {
   const headers = values.header.map((line) => {
     const colon = line.indexOf(':')
     if (colon <= 0) fail(`a header must look like "Name: value", got ${JSON.stringify(line)}`)
-    return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()]
+    return /** @type {[string, string]} */ ([line.slice(0, colon).trim(), line.slice(colon + 1).trim()])
   })
+  /** @type {{ rejectUnauthorized: boolean, ca?: string }} */
   const tls = { rejectUnauthorized: !values.insecure }
   if (values.ca !== undefined) {
     try {
       tls.ca = fs.readFileSync(values.ca, 'utf8')
     } catch (error) {
-      fail(`cannot read --ca ${values.ca}: ${error.message}`)
+      fail(`cannot read --ca ${values.ca}: ${/** @type {Error} */ (error).message}`)
     }
   }
   const linger = Number(values.linger)
@@ -85,13 +93,16 @@ function parseCommandLine() {
   }
 }
 
-/** Splits text into lines (without their ending), one message each. */
+/**
+ * Splits text into lines (without their ending), one message each.
+ * @returns {TransformStream<string, string>}
+ */
 function lineSplitter() {
   let pending = ''
   return new TransformStream({
     transform(chunk, controller) {
       const lines = (pending + chunk).split('\n')
-      pending = lines.pop()
+      pending = /** @type {string} */ (lines.pop()) // split() returns at least one string
       for (const line of lines) controller.enqueue(line.replace(/\r$/, ''))
     },
     flush(controller) {
@@ -108,13 +119,13 @@ async function main() {
     new WebSocketError('', closeInfo)
     wss = new WebSocketStream(url, options)
   } catch (error) {
-    fail(error.message)
+    fail(/** @type {Error} */ (error).message)
   }
   let opened
   try {
     opened = await wss.opened
   } catch (error) {
-    fail(error.message)
+    fail(/** @type {Error} */ (error).message)
   }
   const { readable, writable } = opened
   let lastMessageAt = Date.now()
@@ -154,7 +165,7 @@ async function main() {
     }
   } catch (error) {
     process.stdin.destroy()
-    fail(error.message)
+    fail(/** @type {Error} */ (error).message)
   }
 }
 

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // The options a Node service needs beyond the draft's `protocols` and
 // `signal`: `headers`, `tls`, `maxMessageSize` and an HTTP CONNECT `proxy`
@@ -10,15 +11,26 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 // Headers the opening handshake writes itself.
 const RESERVED_HEADERS = new Set(['host', 'upgrade', 'connection'])
 
+/**
+ * @param {string} option the option's name after `options.`
+ * @param {string} expected what it must be
+ * @param {unknown} value what it was
+ * @returns {TypeError}
+ */
 function optionError(option, expected, value) {
   return new TypeError(`WebSocketStream options.${option} must be ${expected}, got ${describe(value)}`)
 }
 
-/** `headers`: a plain object, an iterable of [name, value] pairs, or a Headers. */
+/**
+ * `headers`: a plain object, an iterable of [name, value] pairs, or a Headers.
+ * @param {any} value
+ * @returns {string[]} `[name, value, name, value, …]`
+ */
 function toHeaderList(value) {
   if (value === null || typeof value !== 'object') {
     throw optionError('headers', 'an object, an array of [name, value] pairs or a Headers', value)
   }
+  /** @type {[unknown, unknown][]} */
   const pairs = []
   if (typeof value[Symbol.iterator] === 'function') {
     for (const pair of value) {
@@ -34,6 +46,7 @@ function toHeaderList(value) {
       }
     }
   }
+  /** @type {string[]} */
   const flat = []
   for (const [rawName, rawValue] of pairs) {
     const name = `${rawName}`
@@ -41,9 +54,7 @@ function toHeaderList(value) {
     if (!TOKEN.test(name)) throw optionError('headers', 'valid header names', name)
     const lower = name.toLowerCase()
     if (RESERVED_HEADERS.has(lower) || lower.startsWith('sec-websocket-')) {
-      throw new TypeError(
-        `WebSocketStream options.headers cannot set ${name}: the WebSocket handshake owns it`,
-      )
+      throw new TypeError(`WebSocketStream options.headers cannot set ${name}: the WebSocket handshake owns it`)
     }
     if (/[\r\n\0]/.test(fieldValue)) {
       throw optionError(`headers[${JSON.stringify(name)}]`, 'a value without CR, LF or NUL', fieldValue)
@@ -53,6 +64,11 @@ function toHeaderList(value) {
   return flat
 }
 
+/**
+ * @param {unknown} value
+ * @param {string} option the option's name, for the error message
+ * @returns {string}
+ */
 function toPem(value, option) {
   if (typeof value === 'string') return value
   if (ArrayBuffer.isView(value)) {
@@ -61,7 +77,11 @@ function toPem(value, option) {
   throw optionError(option, 'a PEM string or Buffer', value)
 }
 
-/** `tls`: { ca, cert, key, rejectUnauthorized, servername }. */
+/**
+ * `tls`: { ca, cert, key, rejectUnauthorized, servername }.
+ * @param {unknown} value
+ * @returns {import('../binding.js').TlsOptions}
+ */
 function toTlsOptions(value) {
   const tls = toDictionary(value, 'WebSocketStream options.tls')
   const { ca, cert, key, rejectUnauthorized, servername } = tls
@@ -75,10 +95,7 @@ function toTlsOptions(value) {
     throw new TypeError('WebSocketStream options.tls.cert and tls.key must be given together')
   }
   return {
-    ca:
-      ca === undefined
-        ? undefined
-        : (Array.isArray(ca) ? ca : [ca]).map((item) => toPem(item, 'tls.ca')),
+    ca: ca === undefined ? undefined : (Array.isArray(ca) ? ca : [ca]).map((item) => toPem(item, 'tls.ca')),
     cert: cert === undefined ? undefined : toPem(cert, 'tls.cert'),
     key: key === undefined ? undefined : toPem(key, 'tls.key'),
     rejectUnauthorized: rejectUnauthorized ?? true,
@@ -86,6 +103,10 @@ function toTlsOptions(value) {
   }
 }
 
+/**
+ * @param {any} value
+ * @returns {number}
+ */
 function toMaxMessageSize(value) {
   if (!Number.isInteger(value) || value < 1 || value > 0xffffffff) {
     throw optionError('maxMessageSize', 'a whole number of bytes from 1 to 4294967295', value)
@@ -93,7 +114,12 @@ function toMaxMessageSize(value) {
   return value
 }
 
-/** An `http://[user:pass@]host:port` proxy URL as the native side needs it. */
+/**
+ * An `http://[user:pass@]host:port` proxy URL as the native side needs it.
+ * @param {unknown} value
+ * @param {string} option the option's name, for the error message
+ * @returns {import('../binding.js').ProxyOptions}
+ */
 function toProxyOptions(value, option) {
   let url
   try {
@@ -102,6 +128,7 @@ function toProxyOptions(value, option) {
     throw optionError(option, 'an http:// proxy URL', value)
   }
   if (url.protocol !== 'http:') throw optionError(option, 'an http:// proxy URL', value)
+  /** @type {import('../binding.js').ProxyOptions} */
   const proxy = {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port === '' ? 80 : Number(url.port),
@@ -114,22 +141,35 @@ function toProxyOptions(value, option) {
   return proxy
 }
 
-/** NO_PROXY: `*`, or host names (matching subdomains too) and IPs, each with an optional port. */
+/**
+ * NO_PROXY: `*`, or host names (matching subdomains too) and IPs, each with an optional port.
+ * @param {string} noProxy the NO_PROXY list
+ * @param {string} host lower case
+ * @param {number} port
+ * @returns {boolean}
+ */
 function bypassesProxy(noProxy, host, port) {
   return noProxy
     .split(/[\s,]+/)
     .filter(Boolean)
     .some((entry) => {
       if (entry === '*') return true
-      const match = /^(.*?)(?::(\d+))?$/.exec(entry.replace(/^\[(.*)\](:\d+)?$/, '$1$2'))
-      const [, pattern, entryPort] = match
+      const unbracketed = entry.replace(/^\[(.*)\](:\d+)?$/, '$1$2')
+      // This pattern matches every string.
+      const [, pattern, entryPort] = /** @type {RegExpExecArray} */ (/^(.*?)(?::(\d+))?$/.exec(unbracketed))
       if (entryPort !== undefined && Number(entryPort) !== port) return false
       const domain = pattern.replace(/^\*?\./, '').toLowerCase()
       return host === domain || host.endsWith(`.${domain}`)
     })
 }
 
-/** The proxy from the environment, as Node 24 does for http and fetch with NODE_USE_ENV_PROXY=1. */
+/**
+ * The proxy from the environment, as Node 24 does for http and fetch with NODE_USE_ENV_PROXY=1.
+ * @param {boolean} secure wss:
+ * @param {string} host
+ * @param {number} port
+ * @returns {import('../binding.js').ProxyOptions | undefined}
+ */
 function proxyFromEnvironment(secure, host, port) {
   const env = process.env
   if (env.NODE_USE_ENV_PROXY !== '1' && env.NODE_USE_ENV_PROXY !== 'true') return undefined
@@ -142,8 +182,19 @@ function proxyFromEnvironment(secure, host, port) {
 }
 
 /**
+ * The Node options as the native side takes them.
+ * @typedef {object} NodeOptions
+ * @property {string[]} headers `[name, value, name, value, …]`
+ * @property {number | undefined} maxMessageSize
+ * @property {import('../binding.js').ProxyOptions | undefined} proxy
+ * @property {import('../binding.js').TlsOptions | undefined} tls
+ */
+
+/**
  * Reads the Node options from the options dictionary, in WebIDL member order
  * around the draft's own members (which the caller reads).
+ * @param {Record<PropertyKey, any>} dictionary the options object
+ * @returns {NodeOptions}
  */
 function readNodeOptions(dictionary) {
   const rawHeaders = dictionary.headers

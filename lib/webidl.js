@@ -1,19 +1,33 @@
+// @ts-check
 'use strict'
 // WebIDL argument conversion and the draft's validation rules, shared by
 // WebSocketStream and WebSocketError. Conversions throw TypeError, the draft's
 // checks throw DOMExceptions, each with a message naming the offending value.
 
-/** ToString, as WebIDL DOMString conversion does (Symbols throw TypeError). */
+/**
+ * ToString, as WebIDL DOMString conversion does (Symbols throw TypeError).
+ * @param {unknown} value
+ * @returns {string}
+ */
 function toDOMString(value) {
   return `${value}`
 }
 
-/** DOMString, then lone surrogates replaced by U+FFFD. */
+/**
+ * DOMString, then lone surrogates replaced by U+FFFD.
+ * @param {unknown} value
+ * @returns {string}
+ */
 function toUSVString(value) {
   return toDOMString(value).toWellFormed()
 }
 
-/** `[EnforceRange] unsigned short`. */
+/**
+ * `[EnforceRange] unsigned short`.
+ * @param {any} value any JavaScript value (converted with ToNumber)
+ * @param {string} context names the value in error messages
+ * @returns {number}
+ */
 function toEnforcedUnsignedShort(value, context) {
   const number = +value
   if (!Number.isFinite(number)) {
@@ -26,6 +40,11 @@ function toEnforcedUnsignedShort(value, context) {
   return integer
 }
 
+/**
+ * A value as error messages show it.
+ * @param {unknown} value
+ * @returns {string}
+ */
 function describe(value) {
   if (typeof value === 'string') return JSON.stringify(value)
   if (typeof value === 'symbol' || typeof value === 'bigint') return value.toString()
@@ -33,7 +52,12 @@ function describe(value) {
   return Object.prototype.toString.call(value)
 }
 
-/** A dictionary argument: undefined and null become {}, other non-objects throw. */
+/**
+ * A dictionary argument: undefined and null become {}, other non-objects throw.
+ * @param {unknown} value
+ * @param {string} context names the value in error messages
+ * @returns {Record<PropertyKey, any>} the object itself (members are read from it later, in order)
+ */
 function toDictionary(value, context) {
   if (value === undefined || value === null) return {}
   if (typeof value !== 'object' && typeof value !== 'function') {
@@ -42,7 +66,12 @@ function toDictionary(value, context) {
   return value
 }
 
-/** `sequence<USVString>`: any iterable object, never a bare string. */
+/**
+ * `sequence<USVString>`: any iterable object, never a bare string.
+ * @param {any} value any JavaScript value (its iterator is looked up)
+ * @param {string} context names the value in error messages
+ * @returns {string[]}
+ */
 function toUSVStringSequence(value, context) {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
     throw new TypeError(`${context} must be an iterable of strings, got ${describe(value)}`)
@@ -64,12 +93,14 @@ let warnedAboutCodeMember = false
  * The WebSocketCloseInfo dictionary: `{closeCode, reason}` with members read in
  * WebIDL order. MDN's older `{code}` member is not part of it; the first time
  * one is seen, a process warning says what to use instead.
+ * @param {unknown} value
+ * @param {string} context names the value in error messages
+ * @returns {{ closeCode: number | null, reason: string }}
  */
 function toCloseInfo(value, context) {
   const dictionary = toDictionary(value, context)
   const rawCloseCode = dictionary.closeCode
-  const closeCode =
-    rawCloseCode === undefined ? null : toEnforcedUnsignedShort(rawCloseCode, `${context}.closeCode`)
+  const closeCode = rawCloseCode === undefined ? null : toEnforcedUnsignedShort(rawCloseCode, `${context}.closeCode`)
   const rawReason = dictionary.reason
   const reason = rawReason === undefined ? '' : toUSVString(rawReason)
   if (!warnedAboutCodeMember && rawCloseCode === undefined && dictionary.code !== undefined) {
@@ -85,7 +116,11 @@ function toCloseInfo(value, context) {
 
 const encoder = new TextEncoder()
 
-/** The draft's "validate close code and reason". */
+/**
+ * The draft's "validate close code and reason".
+ * @param {number | null} closeCode
+ * @param {string} reason
+ */
 function validateCloseCodeAndReason(closeCode, reason) {
   if (closeCode !== null && closeCode !== 1000 && !(closeCode >= 3000 && closeCode <= 4999)) {
     throw new DOMException(
@@ -95,40 +130,40 @@ function validateCloseCodeAndReason(closeCode, reason) {
   }
   const reasonBytes = encoder.encode(reason).byteLength
   if (reasonBytes > 123) {
-    throw new DOMException(
-      `The close reason must be at most 123 bytes of UTF-8, got ${reasonBytes}`,
-      'SyntaxError',
-    )
+    throw new DOMException(`The close reason must be at most 123 bytes of UTF-8, got ${reasonBytes}`, 'SyntaxError')
   }
 }
 
 // RFC 2616 token: visible ASCII except separators.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
-/** Subprotocol names must be tokens, and unique ignoring ASCII case. */
+/**
+ * Subprotocol names must be tokens, and unique ignoring ASCII case.
+ * @param {string[]} protocols
+ */
 function validateProtocols(protocols) {
   const seen = new Set()
   for (const protocol of protocols) {
     if (!TOKEN.test(protocol)) {
-      throw new DOMException(
-        `The subprotocol ${JSON.stringify(protocol)} is not a valid token`,
-        'SyntaxError',
-      )
+      throw new DOMException(`The subprotocol ${JSON.stringify(protocol)} is not a valid token`, 'SyntaxError')
     }
     const folded = protocol.toLowerCase()
     if (seen.has(folded)) {
-      throw new DOMException(
-        `The subprotocol ${JSON.stringify(protocol)} is listed more than once`,
-        'SyntaxError',
-      )
+      throw new DOMException(`The subprotocol ${JSON.stringify(protocol)} is listed more than once`, 'SyntaxError')
     }
     seen.add(folded)
   }
 }
 
-const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted').get
+const abortedGetter = /** @type {() => boolean} */ (
+  /** @type {PropertyDescriptor} */ (Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')).get
+)
 
-/** A real AbortSignal (brand check, not duck typing). */
+/**
+ * A real AbortSignal (brand check, not duck typing).
+ * @param {unknown} value
+ * @returns {value is AbortSignal}
+ */
 function isAbortSignal(value) {
   if (value === null || typeof value !== 'object') return false
   try {

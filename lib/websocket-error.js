@@ -1,15 +1,24 @@
+// @ts-check
 'use strict'
 // WebSocketError: the DOMException subclass that carries a close code and reason.
 
 const { toCloseInfo, toDOMString, validateCloseCodeAndReason } = require('./webidl')
 
+/** @type {(error: WebSocketError, closeCode: number | null, reason: string) => void} */
 let setCloseInfo
+/** @type {(value: unknown) => value is WebSocketError} */
 let isWebSocketError
 
 class WebSocketError extends DOMException {
+  /** @type {number | null} */
   #closeCode
+  /** @type {string} */
   #reason
 
+  /**
+   * @param {unknown} [message]
+   * @param {unknown} [init] a WebSocketCloseInfo: `{ closeCode, reason }`
+   */
   constructor(message = '', init = undefined) {
     const text = toDOMString(message)
     const { closeCode, reason } = toCloseInfo(init, 'WebSocketError init')
@@ -45,6 +54,10 @@ Object.defineProperty(WebSocketError.prototype, Symbol.toStringTag, {
 /**
  * An error the package itself reports (an unclean close): it may carry codes an
  * application may not send, such as 1006, so it skips validation.
+ * @param {string} message
+ * @param {number | null} closeCode
+ * @param {string} [reason]
+ * @returns {WebSocketError}
  */
 function createWebSocketError(message, closeCode, reason = '') {
   const error = new WebSocketError(message)
