@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // Loads the compiled addon through the loader napi-rs generates, and says
 // what to do when there is no binary for this platform.
@@ -19,8 +20,7 @@ function loadBinding() {
     const hint = new Error(`websocketstream: no native binary for ${platform} could be loaded. ${advice}`, {
       cause: error,
     })
-    hint.code = 'ERR_WEBSOCKETSTREAM_NATIVE_MISSING'
-    throw hint
+    throw Object.assign(hint, { code: 'ERR_WEBSOCKETSTREAM_NATIVE_MISSING' })
   }
 }
 

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 // One connection's life as the draft describes it: native events in, the two
 // web streams and the opened/closed promises out, and the closing steps.
@@ -10,6 +11,16 @@ const { toUSVString, validateCloseCodeAndReason } = require('./webidl')
 
 // Event kinds, send results and message kinds, as the addon defines them.
 const { EventKind, SendStatus, MessageKind } = native
+
+/** @typedef {import('../binding').NativeConnection} NativeConnection */
+/** @typedef {import('../binding').ConnectOptions} ConnectOptions */
+/** @typedef {import('../binding').OpenedInfo} OpenedInfo */
+/** @typedef {import('../binding').ClosedInfo} ClosedInfo */
+/** @typedef {{ resolve: (value: void) => void, reject: (reason: unknown) => void }} PendingWrite */
+/**
+ * @template T
+ * @typedef {{ promise: Promise<T>, resolve: (value: T) => void, reject: (reason: unknown) => void }} Deferred
+ */
 
 // Received messages are copied by the native side into this one buffer,
 // shared by every connection (JS is single-threaded and empties it at once),
@@ -37,6 +48,7 @@ const CONNECTING = 0
 const OPEN = 1
 const CLOSING = 2
 const CLOSED = 3
+/** @type {Record<string, Partial<Record<number, number>>>} */
 const READY_STATE_TRANSITIONS = {
   opened: { [CONNECTING]: OPEN },
   closeRequested: { [CONNECTING]: CLOSING, [OPEN]: CLOSING },
@@ -48,17 +60,26 @@ const READY_STATE_TRANSITIONS = {
 // close) are held here, so an application awaiting one of them is never
 // collected. Otherwise only the application's references keep a session: one
 // it dropped is collected, and the native connection ends with it.
+/** @type {Set<Session>} */
 const waitingOnNative = new Set()
 
 function noop() {}
 
+/** @param {Session} session */
 function endWriteTurn(session) {
   session.wroteThisTurn = false
 }
 
+/**
+ * @template T
+ * @returns {Deferred<T>}
+ */
 function deferred() {
-  let resolve
-  let reject
+  /** @type {Deferred<T>['resolve']} */
+  let resolve = noop
+  /** @type {Deferred<T>['reject']} */
+  let reject = noop
+  /** @type {Promise<T>} */
   const promise = new Promise((res, rej) => {
     resolve = res
     reject = rej
@@ -68,7 +89,13 @@ function deferred() {
 
 // WebIDL reads a BufferSource through its internal slots, never through
 // properties a caller could override: these are the slots' getters.
-const getter = (prototype, name) => Object.getOwnPropertyDescriptor(prototype, name).get
+/**
+ * @param {object} prototype
+ * @param {PropertyKey} name
+ * @returns {(this: unknown) => any}
+ */
+const getter = (prototype, name) =>
+  /** @type {(this: unknown) => any} */ (/** @type {PropertyDescriptor} */ (Object.getOwnPropertyDescriptor(prototype, name)).get)
 const typedArraySlots = ['buffer', 'byteOffset', 'byteLength'].map((name) =>
   getter(Object.getPrototypeOf(Uint8Array.prototype), name),
 )
@@ -78,7 +105,12 @@ const dataViewSlots = ['buffer', 'byteOffset', 'byteLength'].map((name) => gette
 const arrayBufferByteLength = getter(ArrayBuffer.prototype, 'byteLength')
 const arrayBufferResizable = getter(ArrayBuffer.prototype, 'resizable')
 
-/** A copy of an ArrayBuffer's bytes (none if it was detached). */
+/**
+ * A copy of an ArrayBuffer's bytes (none if it was detached).
+ * @param {ArrayBuffer} buffer
+ * @param {number} byteOffset
+ * @param {number} byteLength
+ */
 function arrayBufferBytes(buffer, byteOffset, byteLength) {
   if (arrayBufferResizable.call(buffer)) throw new TypeError('A resizable ArrayBuffer cannot be sent')
   // A detached buffer has length 0: it holds no bytes to send.
@@ -90,13 +122,15 @@ function arrayBufferBytes(buffer, byteOffset, byteLength) {
  * The draft's write conversion: BufferSources are copied as binary, anything
  * else becomes a USVString. Resizable and shared memory are not BufferSources
  * a WebSocket accepts.
+ * @param {unknown} chunk
+ * @returns {string | Uint8Array}
  */
 function toOutgoingMessage(chunk) {
   if (typedArrayKind.call(chunk) === 'Uint8Array') {
     // The common case, without a new view: the native side copies the
     // array's bytes through its internal slots (none if it is detached).
     const buffer = typedArraySlots[0].call(chunk)
-    if (!types.isSharedArrayBuffer(buffer) && !arrayBufferResizable.call(buffer)) return chunk
+    if (!types.isSharedArrayBuffer(buffer) && !arrayBufferResizable.call(buffer)) return /** @type {Uint8Array} */ (chunk)
   }
   if (types.isArrayBuffer(chunk)) return arrayBufferBytes(chunk, 0, arrayBufferByteLength.call(chunk))
   if (ArrayBuffer.isView(chunk)) {
@@ -124,6 +158,8 @@ function toOutgoingMessage(chunk) {
  * callback must not keep the session (and so the connection) alive by itself.
  * It is made out here because a closure made in a method shares that method's
  * scope, `this` included.
+ * @param {Session} session
+ * @returns {(event: [number, OpenedInfo | null, ClosedInfo | null]) => void}
  */
 function listenWeakly(session) {
   const weakSession = new WeakRef(session)
@@ -133,26 +169,34 @@ function listenWeakly(session) {
 class Session {
   /**
    * @param {string} url the serialized URL, for error messages
-   * @param {object} target what the native side needs to connect
+   * @param {ConnectOptions} target what the native side needs to connect
    * @param {AbortSignal | null} signal
    */
   constructor(url, target, signal) {
     this.url = url
     this.readyState = CONNECTING
+    /** @type {Deferred<{ readable: ReadableStream, writable: WritableStream, extensions: string, protocol: string }>} */
     this.opened = deferred()
+    /** @type {Deferred<{ closeCode: number, reason: string }>} */
     this.closed = deferred()
     // A failed connection must never surface as an unhandled rejection.
     this.opened.promise.catch(noop)
     this.closed.promise.catch(noop)
+    /** @type {NativeConnection | null} */
     this.native = null
+    /** @type {AbortSignal | null} */
     this.signal = null
+    /** @type {() => void} */
+    this.onAbort = noop
+    /** @type {ReadableStreamDefaultController | null} */
     this.readableController = null
+    /** @type {WritableStreamDefaultController | null} */
     this.writableController = null
-    /** Resumes a pull that found no message. */
+    /** Resumes a pull that found no message. @type {(() => void) | null} */
     this.wakeReader = null
-    /** A write waiting for the socket, or (refused after the server's Close) for the end. */
+    /** A write waiting for the socket, or (refused after the server's Close) for the end. @type {PendingWrite | null} */
     this.pendingWrite = null
-    /** writer.close(), settled when the connection has closed. */
+    /** writer.close(), settled when the connection has closed. @type {Deferred<void> | null} */
     this.pendingWriterClose = null
     /** A write of this turn of the event loop was already made. */
     this.wroteThisTurn = false
@@ -171,7 +215,7 @@ class Session {
     try {
       this.native = native.connect(target, listenWeakly(this))
     } catch (error) {
-      queueMicrotask(() => this.connectionFailed(error.message))
+      queueMicrotask(() => this.connectionFailed(/** @type {Error} */ (error).message))
       return
     }
     this.updateHold()
@@ -183,6 +227,7 @@ class Session {
    * @param {keyof typeof READY_STATE_TRANSITIONS} trigger
    */
   advance(trigger) {
+    /** @type {number | undefined} */
     const next = READY_STATE_TRANSITIONS[trigger][this.readyState]
     if (next === undefined) return false
     this.readyState = next
@@ -199,10 +244,15 @@ class Session {
     else waitingOnNative.delete(this)
   }
 
+  /**
+   * @param {number} kind an EventKind
+   * @param {OpenedInfo | null} opened
+   * @param {ClosedInfo | null} closed
+   */
   onNativeEvent(kind, opened, closed) {
     switch (kind) {
       case EventKind.Opened:
-        this.connectionEstablished(opened)
+        this.connectionEstablished(/** @type {OpenedInfo} */ (opened))
         break
       case EventKind.Messages:
         this.wakeReader?.()
@@ -215,11 +265,12 @@ class Session {
         break
       }
       case EventKind.Closed:
-        this.connectionClosed(closed)
+        this.connectionClosed(/** @type {ClosedInfo} */ (closed))
         break
     }
   }
 
+  /** @param {OpenedInfo} opened */
   connectionEstablished({ protocol, extensions }) {
     if (!this.advance('opened')) return
     this.detachSignal()
@@ -246,7 +297,8 @@ class Session {
     )
     // writer.abort() waits for the write in progress; one waiting for the
     // socket must give way, or an abort could wait forever.
-    const { signal } = this.writableController
+    // (@types/node 20 leaves the controller's signal out.)
+    const { signal } = /** @type {WritableStreamDefaultController & { signal: AbortSignal }} */ (this.writableController)
     signal.addEventListener('abort', () => this.abandonPendingWrite(signal.reason), { once: true })
     this.opened.resolve({ readable, writable, extensions, protocol })
     this.updateHold()
@@ -256,10 +308,12 @@ class Session {
   async pull() {
     while (this.readyState === OPEN) {
       if (this.enqueueQueuedMessages()) return
-      await new Promise((resolve) => {
+      /** @type {Promise<void>} */
+      const woken = new Promise((resolve) => {
         this.wakeReader = resolve
         this.updateHold()
       })
+      await woken
       this.wakeReader = null
       this.updateHold()
     }
@@ -267,12 +321,13 @@ class Session {
 
   /** Moves one batch from the native queue into the readable; false if none was queued. */
   enqueueQueuedMessages() {
-    const controller = this.readableController
-    const count = this.native.takeMessages(batchBuffer, batchLayout)
+    const controller = /** @type {ReadableStreamDefaultController} */ (this.readableController)
+    const connection = /** @type {NativeConnection} */ (this.native)
+    const count = connection.takeMessages(batchBuffer, batchLayout)
     if (count === 0) return false
     if (count < 0) {
       // A large message comes in a buffer of its own, exactly its size.
-      const data = this.native.takeLargeMessage()
+      const data = connection.takeLargeMessage()
       // None: the connection broke in the native call, and a "closed" event follows.
       if (data === null) return false
       controller.enqueue(
@@ -296,6 +351,7 @@ class Session {
     return true
   }
 
+  /** @param {unknown} chunk */
   write(chunk) {
     const message = toOutgoingMessage(chunk)
     // After our close() the draft drops further messages (and resolves).
@@ -309,18 +365,21 @@ class Session {
       this.wroteThisTurn = true
       process.nextTick(endWriteTurn, this)
     }
-    const status =
-      typeof message === 'string' ? this.native.sendText(message, now) : this.native.sendBinary(message, now)
+    const connection = /** @type {NativeConnection} */ (this.native)
+    const status = typeof message === 'string' ? connection.sendText(message, now) : connection.sendBinary(message, now)
     if (status === SendStatus.Accepted) return undefined
     // Over the bound, it resolves when the socket took enough. Refused (the
     // server's Close has arrived), it stays pending until the close steps
     // reject it: such a write is never dropped and never resolved.
-    return new Promise((resolve, reject) => {
+    /** @type {Promise<void>} */
+    const pending = new Promise((resolve, reject) => {
       this.pendingWrite = { resolve, reject }
       this.updateHold()
     })
+    return pending
   }
 
+  /** @param {unknown} reason */
   abandonPendingWrite(reason) {
     const write = this.pendingWrite
     this.pendingWrite = null
@@ -329,13 +388,16 @@ class Session {
   }
 
   closeFromWriter() {
-    this.pendingWriterClose = deferred()
-    const settled = this.pendingWriterClose.promise
+    /** @type {Deferred<void>} */
+    const writerClose = deferred()
+    this.pendingWriterClose = writerClose
+    const settled = writerClose.promise
     this.closeWebSocket(null, '')
     return settled
   }
 
   /** cancel() and abort(): only a real WebSocketError chooses the code and reason. */
+  /** @param {unknown} reason */
   closeUsingReason(reason) {
     let closeCode = null
     let closeReason = ''
@@ -353,7 +415,11 @@ class Session {
     this.closeWebSocket(closeCode, closeReason)
   }
 
-  /** The draft's "close the WebSocket", after validation. */
+  /**
+   * The draft's "close the WebSocket", after validation.
+   * @param {number | null} closeCode
+   * @param {string} reason
+   */
   closeWebSocket(closeCode, reason) {
     const wasConnecting = this.readyState === CONNECTING
     if (!this.advance('closeRequested')) return
@@ -362,15 +428,16 @@ class Session {
       this.connectionFailed('close() was called before the handshake completed')
       return
     }
-    this.native.close(closeCode === null && reason !== '' ? 1000 : closeCode, reason)
+    /** @type {NativeConnection} */ (this.native).close(closeCode === null && reason !== '' ? 1000 : closeCode, reason)
     this.updateHold()
   }
 
   abortHandshake() {
     if (!this.advance('handshakeAborted')) return
     this.native?.abort()
-    this.opened.reject(this.signal.reason)
-    this.closed.reject(this.signal.reason)
+    const { reason } = /** @type {AbortSignal} */ (this.signal)
+    this.opened.reject(reason)
+    this.closed.reject(reason)
     this.detachSignal()
     this.updateHold()
   }
@@ -380,17 +447,23 @@ class Session {
     this.signal = null
   }
 
+  /** @param {string} message */
   connectionFailed(message) {
     this.connectionClosed({ code: 1006, reason: '', wasClean: false, message })
   }
 
-  /** The draft's "when the connection is closed". */
+  /**
+   * The draft's "when the connection is closed".
+   * @param {ClosedInfo} closed
+   */
   connectionClosed({ code, reason, wasClean, message }) {
     const wasOpen = this.readyState === OPEN
     if (!this.advance('closed')) return
     this.detachSignal()
     this.wakeReader?.()
-    if (this.readableController === null) {
+    const readableController = this.readableController
+    const writableController = /** @type {WritableStreamDefaultController} */ (this.writableController)
+    if (readableController === null) {
       const cause = `WebSocket connection to ${this.url} failed: ${message}`
       this.opened.reject(createWebSocketError(cause, null))
       this.closed.reject(createWebSocketError(cause, 1006))
@@ -408,9 +481,9 @@ class Session {
     if (wasClean && write === null) {
       this.closeReadable()
       if (writerClose !== null) writerClose.resolve()
-      else this.writableController.error(closedStreamError())
+      else writableController.error(closedStreamError())
       this.closed.resolve({ closeCode: code, reason })
-    } else if (wasClean) {
+    } else if (wasClean && write !== null) {
       // A write was still pending when the server's Close arrived: it fails,
       // and so does every later write, with the same error.
       write.reject(
@@ -433,8 +506,8 @@ class Session {
         code,
         reason,
       )
-      this.readableController.error(error)
-      this.writableController.error(error)
+      readableController.error(error)
+      writableController.error(error)
       write?.reject(error)
       writerClose?.reject(error)
       this.closed.reject(error)
@@ -444,7 +517,7 @@ class Session {
 
   closeReadable() {
     try {
-      this.readableController.close()
+      this.readableController?.close()
     } catch {
       // The application cancelled the readable already.
     }

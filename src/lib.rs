@@ -131,8 +131,11 @@ pub struct NativeConnection {
     task: AbortHandle,
 }
 
-/// Starts connecting; `onEvent(kind, opened, closed)` hears how it goes.
-#[napi]
+/// Starts connecting; `onEvent([kind, opened, closed])` hears how it goes
+/// (`opened` with the opened event, `closed` with the closed one, else null).
+#[napi(
+    ts_args_type = "options: ConnectOptions, onEvent: (event: [EventKind, OpenedInfo | null, ClosedInfo | null]) => void"
+)]
 pub fn connect(
     options: ConnectOptions,
     on_event: Function<'_, EventArgs, Unknown<'static>>,
