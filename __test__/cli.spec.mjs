@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { startWsServer } from './helpers/servers.mjs'
+import { recordingServer } from './helpers/fixtures.mjs'
 
 const cli = fileURLToPath(new URL('../bin/websocketstream.js', import.meta.url))
 
@@ -61,27 +62,16 @@ test('--binary sends raw stdin and a large piped input comes back byte for byte'
 })
 
 test('protocols, headers and the close code and reason reach the server', async (t) => {
-  let request
-  let closed
-  const server = await startWsServer(
-    (socket, incoming) => {
-      request = incoming
-      socket.on('close', (code, reason) => {
-        closed = [code, reason.toString()]
-      })
-    },
-    { handleProtocols: (protocols) => [...protocols][1] },
-  )
-  t.teardown(() => server.close())
+  const server = await recordingServer(t, { handleProtocols: (protocols) => [...protocols][1] })
   const { status } = await run(
     [server.url, '-p', 'a', '-p', 'b', '-H', 'Authorization: Bearer cli', '--close-code', '4001', '--close-reason', 'eof', '--linger', '0'],
     '',
   )
   t.is(status, 0)
+  const [request] = server.requests
   t.is(request.headers['sec-websocket-protocol'], 'a, b')
   t.is(request.headers.authorization, 'Bearer cli')
-  await new Promise((resolve) => setTimeout(resolve, 100))
-  t.deepEqual(closed, [4001, 'eof'])
+  t.deepEqual(await server.nextClose(), { code: 4001, reason: 'eof' })
 })
 
 test('a refused connection exits 1 with a one-line reason on stderr', async (t) => {

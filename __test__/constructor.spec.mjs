@@ -1,21 +1,28 @@
 // The constructor: WebIDL argument conversion, the URL and protocols rules,
-// the AbortSignal, and the shape of the interface (SPEC.md §1.1–§1.4;
-// DESIGN.md "Decisions where the draft is silent").
+// the AbortSignal, and the shape of the interface (the draft
+// (whatwg/websockets#48): the WebSocketStream and WebSocketStreamOptions
+// IDL, new WebSocketStream(url, options) steps; docs/design.md "Decisions
+// where the draft is silent").
 import test from 'ava'
 import { inspect } from 'node:util'
 import { setTimeout as delay } from 'node:timers/promises'
 import { WebSocketStream, WebSocketError } from '../index.mjs'
-import { rejectionOf } from './helpers/settle.mjs'
-import { withTimeout } from './helpers/timeout.mjs'
+import { eventually, rejectionOf, withTimeout } from './helpers/settle.mjs'
 import { assertDOMException, assertTypeError, thrownBy } from './helpers/errors.mjs'
-import { clientFor as tracked, rawServerFor as rawServer, wsServerFor as wsServer } from './helpers/fixtures.mjs'
+import {
+  clientFor as tracked,
+  rawServerFor as rawServer,
+  recordingServer,
+  wsServerFor as wsServer,
+} from './helpers/fixtures.mjs'
 import { refusedPort } from './helpers/servers.mjs'
 
 const LOCAL = 'ws://127.0.0.1:1/'
 
 /**
  * A WebSocketStream that never connects: an already-aborted signal stops it
- * after the URL and protocols have been validated (SPEC.md §1.3 step 6).
+ * after the URL and protocols have been validated (the new
+ * WebSocketStream(url, options) steps check options.signal last).
  */
 function inert(url, options = {}) {
   return new WebSocketStream(url, { ...options, signal: AbortSignal.abort() })
@@ -152,8 +159,12 @@ test('protocols from a generator are accepted', async (t) => {
   t.is(protocol, 'one')
 })
 
-test('each protocol is converted with ToString', (t) => {
-  t.notThrows(() => inert(LOCAL, { protocols: [{ toString: () => 'chat' }, 42] }))
+test('each protocol is converted with ToString', async (t) => {
+  const server = await recordingServer(t)
+  const protocols = [{ toString: () => 'chat' }, 42, 1.5, true, null, new String('boxed'), 10n]
+  const { protocol } = await withTimeout(tracked(t, server.url, { protocols }).opened, 5000, 'opened')
+  t.is(server.requests[0].headers['sec-websocket-protocol'], 'chat, 42, 1.5, true, null, boxed, 10')
+  t.is(protocol, 'chat', "the server selected the first offer: the object's string")
 })
 
 test('no Sec-WebSocket-Protocol header is sent when protocols is empty', async (t) => {
@@ -227,6 +238,7 @@ test('an already-aborted signal rejects opened and closed with its reason and ne
   t.is(wss.url, url)
   t.is(await rejectionOf(wss.opened, 5000), reason)
   t.is(await rejectionOf(wss.closed, 5000), reason)
+  // A connection never attempted has no event to wait for: give one 200 ms to show.
   await delay(200)
   t.is(connections, 0, 'no TCP connection was attempted')
 })
@@ -270,8 +282,8 @@ test('aborting after the connection opened does nothing', async (t) => {
   const controller = new AbortController()
   const wss = tracked(t, url, { signal: controller.signal })
   const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
+  // Abort listeners run inside abort(): whatever it set off is under way.
   controller.abort(new Error('too late'))
-  await delay(50)
   const writer = writable.getWriter()
   const reader = readable.getReader()
   await withTimeout(writer.write('still open'), 5000, 'write')
@@ -362,16 +374,11 @@ test('a failed connection whose promises nobody awaits causes no unhandledReject
 
   const port = await refusedPort()
   const wss = new WebSocketStream(`ws://127.0.0.1:${port}/`)
-  // Wait, without attaching a handler, until both promises have rejected.
+  // A handler would be the event, and would hide the very bug looked for:
+  // look at the promises' state instead until both have rejected.
   const rejected = (promise) => inspect(promise).includes('<rejected>')
-  await withTimeout(
-    (async () => {
-      while (!rejected(wss.opened) || !rejected(wss.closed)) await delay(10)
-    })(),
-    10_000,
-    'the connection to fail',
-  )
-  // unhandledRejection is reported once the microtask queue drains.
-  await delay(100)
+  await eventually(() => rejected(wss.opened) && rejected(wss.closed), 10_000, 'the connection to fail')
+  // unhandledRejection is reported once the microtask queue drains: a macrotask later at most.
+  await new Promise((resolve) => setImmediate(resolve))
   t.deepEqual(unhandled, [])
 })

@@ -1,5 +1,5 @@
-// Process and thread lifecycle (DESIGN.md "Decisions where the draft is
-// silent"; TOOLCHAIN.md "Traps"): a process ends on its own once its
+// Process and thread lifecycle (docs/design.md "Threads and what each owns",
+// "Decisions where the draft is silent"): a process ends on its own once its
 // connections are done, stays alive while one is open, a collected stream
 // ends its socket, worker_threads work and survive termination, and the ESM
 // and CommonJS entries are the same classes. Scripts run as child processes
@@ -10,7 +10,7 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { setTimeout as delay } from 'node:timers/promises'
-import { withTimeout } from './helpers/timeout.mjs'
+import { withTimeout } from './helpers/settle.mjs'
 import { wsServerFor as server } from './helpers/fixtures.mjs'
 import { refusedPort } from './helpers/servers.mjs'
 
@@ -18,7 +18,8 @@ const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.met
 
 /**
  * Starts `node [nodeArgs] fixture args`. Returns the child, its collected
- * output and a promise of its exit; the child is killed at teardown.
+ * output, `printed(text, ms)` (resolves once stdout contains `text`) and a
+ * promise of its exit; the child is killed at teardown.
  */
 function runFixture(t, name, args, nodeArgs = []) {
   const child = spawn(process.execPath, [...nodeArgs, fixture(name), ...args], {
@@ -31,17 +32,24 @@ function runFixture(t, name, args, nodeArgs = []) {
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
-  return { child, output, exited }
-}
-
-async function waitForOutput(output, text, ms) {
-  await withTimeout(
-    (async () => {
-      while (!output.stdout.includes(text)) await delay(10)
-    })(),
-    ms,
-    `child output ${JSON.stringify(text)}`,
-  )
+  const printed = (text, ms) =>
+    withTimeout(
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (output.stdout.includes(text)) {
+            child.stdout.off('data', check)
+            resolve()
+          }
+        }
+        child.stdout.on('data', check)
+        check()
+        // 'close' comes after the last output, unlike 'exit'.
+        child.once('close', () => reject(new Error(`the child exited without printing ${JSON.stringify(text)}: ${output.stderr}`)))
+      }),
+      ms,
+      `child output ${JSON.stringify(text)}`,
+    )
+  return { child, output, exited, printed }
 }
 
 test('a script that opens, exchanges a message and closes exits by itself with code 0', async (t) => {
@@ -67,8 +75,9 @@ test('a script whose connection is refused exits by itself without an unhandled 
 
 test('an open connection keeps the process alive until the server closes it', async (t) => {
   const peer = await server(t, () => {})
-  const { child, output, exited } = runFixture(t, 'open-idle.mjs', [peer.url])
-  await waitForOutput(output, 'opened', 10000)
+  const { child, output, exited, printed } = runFixture(t, 'open-idle.mjs', [peer.url])
+  await printed('opened', 10000)
+  // What is checked is time passing: the process is still there a second later.
   await delay(1000)
   t.is(child.exitCode, null, `the process exited while its connection was open: ${output.stderr}`)
   t.is(child.signalCode, null)
@@ -88,8 +97,8 @@ test('a stream collected without close() ends its socket', async (t) => {
     socket.send('second')
     socket.on('close', (code) => serverSawClose(code))
   })
-  const { child, output } = runFixture(t, 'gc-drop.mjs', [peer.url], ['--expose-gc'])
-  await waitForOutput(output, 'dropped', 10000)
+  const { child, output, printed } = runFixture(t, 'gc-drop.mjs', [peer.url], ['--expose-gc'])
+  await printed('dropped', 10000)
   t.true(output.stdout.includes('read: first'), output.stdout)
   const code = await withTimeout(sawClose, 10000, 'the server to see the connection close after gc()')
   t.is(child.exitCode, null, `the process had exited, which would end the socket anyway: ${output.stderr}`)

@@ -7,6 +7,7 @@ import { WebSocketStream, WebSocketError } from '../index.mjs'
 import { startWsServer } from './helpers/servers.mjs'
 import { startConnectProxy } from './helpers/proxy.mjs'
 import { rejectionOf } from './helpers/settle.mjs'
+import { recordingServer } from './helpers/fixtures.mjs'
 
 async function echoOnce(wss, message) {
   const { readable, writable } = await wss.opened
@@ -17,18 +18,8 @@ async function echoOnce(wss, message) {
   return value
 }
 
-async function startServerRecordingRequests(t) {
-  const requests = []
-  const server = await startWsServer((socket, request) => {
-    requests.push(request)
-    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }))
-  })
-  t.teardown(() => server.close())
-  return { ...server, requests }
-}
-
 test('headers from a plain object, an array of pairs and a Headers reach the server', async (t) => {
-  const server = await startServerRecordingRequests(t)
+  const server = await recordingServer(t)
   const forms = [
     { Authorization: 'Bearer one', 'X-Multi': ['a', 'b'] },
     [['Authorization', 'Bearer two'], ['Cookie', 'k=v']],
@@ -95,7 +86,7 @@ test('invalid maxMessageSize values are TypeErrors', (t) => {
 })
 
 test('a proxy option tunnels ws:// through HTTP CONNECT, with credentials from the proxy URL', async (t) => {
-  const server = await startServerRecordingRequests(t)
+  const server = await recordingServer(t)
   const proxy = await startConnectProxy({ credentials: 'user:p@ss' })
   t.teardown(() => proxy.close())
   const wss = new WebSocketStream(server.url, { proxy: `http://user:p%40ss@127.0.0.1:${proxy.port}` })
@@ -106,7 +97,7 @@ test('a proxy option tunnels ws:// through HTTP CONNECT, with credentials from t
 })
 
 test('a proxy that answers 407 fails the connection with the status in the message', async (t) => {
-  const server = await startServerRecordingRequests(t)
+  const server = await recordingServer(t)
   const proxy = await startConnectProxy({ credentials: 'user:secret' })
   t.teardown(() => proxy.close())
   const wss = new WebSocketStream(server.url, { proxy: proxy.url })
@@ -134,7 +125,7 @@ test('invalid proxy values are TypeErrors', (t) => {
 })
 
 test('with NODE_USE_ENV_PROXY=1, HTTP_PROXY is used unless NO_PROXY matches', async (t) => {
-  const server = await startServerRecordingRequests(t)
+  const server = await recordingServer(t)
   const proxy = await startConnectProxy()
   t.teardown(() => proxy.close())
   const script = fileURLToPath(new URL('./fixtures/env-proxy-client.mjs', import.meta.url))

@@ -1,10 +1,12 @@
 // Reading: what `opened` hands over and how server messages reach the
-// readable (SPEC.md §1.6, §1.7, §1.9, §1.10; DESIGN.md "Data path", "Decisions").
-// The `ws` package is the peer throughout.
+// readable (the draft (whatwg/websockets#48): WebSocketOpenInfo, the
+// readable's "pull", "when the WebSocket connection is closed";
+// docs/design.md "JS-thread fast paths", "Reading and backpressure",
+// "Decisions where the draft is silent"). The `ws` package is the peer
+// throughout.
 import test from 'ava'
-import { setTimeout as delay } from 'node:timers/promises'
 import { ReadableStream, WritableStream } from 'node:stream/web'
-import { withTimeout } from './helpers/timeout.mjs'
+import { withTimeout } from './helpers/settle.mjs'
 import { openedClientFor as open, wsServerFor as server } from './helpers/fixtures.mjs'
 
 function read(reader, label = 'read') {
@@ -24,6 +26,53 @@ function pattern(length, seed = 0) {
   const bytes = Buffer.allocUnsafe(length)
   for (let i = 0; i < length; i++) bytes[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff
   return bytes
+}
+
+const LEAD = pattern(64 << 10, 99)
+
+/**
+ * Resolves once the client has answered a ping sent now on the server-side
+ * `socket`: it answers only after reading every frame sent before the ping.
+ */
+function pingRoundTrip(socket) {
+  return new Promise((resolve) => {
+    socket.once('pong', resolve)
+    socket.ping()
+  })
+}
+
+/**
+ * Resolves once every message `socket` sent before the call is in the
+ * client's queue, where JS takes messages from. The first pong shows the
+ * client read them; it moves what it read into that queue just after
+ * answering, and the second round trip, which starts only once the first
+ * pong is back, covers that moment.
+ */
+async function queuedAtClient(socket) {
+  await pingRoundTrip(socket)
+  await pingRoundTrip(socket)
+}
+
+/** One macrotask turn: the microtasks a read set off (a pull, say) have all run. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
+
+/**
+ * A server that sends each client `LEAD`, then `messages`, and resolves
+ * `queued()` once they are all in the client's queue. Nothing is read yet:
+ * the readable's first pull takes `LEAD` alone (a message of 64 KiB is
+ * handed over on its own, never in a batch), its queue is then full, so the
+ * rest waits in the client's queue until the application reads.
+ */
+async function serverQueueing(t, messages) {
+  let resolveQueued
+  const queued = new Promise((resolve) => (resolveQueued = resolve))
+  const { url } = await server(t, async (socket) => {
+    socket.send(LEAD, { binary: true })
+    for (const message of messages) socket.send(message, { binary: typeof message !== 'string' })
+    await queuedAtClient(socket)
+    resolveQueued()
+  })
+  return { url, queued: () => withTimeout(queued, 10_000, 'the messages to be queued at the client') }
 }
 
 test('opened resolves real node:stream/web ReadableStream and WritableStream', async (t) => {
@@ -58,19 +107,33 @@ test('a binary message is read as a plain Uint8Array owning exactly its bytes', 
   assertOwnedUint8Array(t, value, bytes)
 })
 
-test('binary messages arriving together each own exactly their bytes', async (t) => {
-  const messages = [pattern(10, 1), pattern(200, 2), pattern(3, 3), pattern(4096, 4)]
-  const { url } = await server(t, (socket) => {
-    for (const message of messages) socket.send(message, { binary: true })
-  })
-  const { readable } = await open(t, url)
-  // Let them all arrive so that they are likely handed over in one batch.
-  await delay(200)
+test('messages queued before the application reads are taken in one batch by one pull, each binary one owning exactly its bytes', async (t) => {
+  // Text, and binary messages from 3 bytes to 4 KiB, 120 in all: one batch
+  // holds up to 512 messages and 256 KiB (lib/session.js).
+  const messages = Array.from({ length: 120 }, (_, i) =>
+    i % 3 === 0 ? pattern([10, 200, 3, 4096][(i / 3) % 4], i) : `text ${i} ☃`,
+  )
+  const { url, queued } = await serverQueueing(t, messages)
+  const { wss, readable } = await open(t, url)
   const reader = readable.getReader()
-  for (const message of messages) {
-    const { value } = await read(reader)
-    assertOwnedUint8Array(t, value, message)
-  }
+  await queued()
+  assertOwnedUint8Array(t, (await read(reader, 'the lead message')).value, LEAD)
+  // Reading the lead message emptied the readable's queue, so it pulled once:
+  // that pull takes a batch, all 120 here.
+  await nextTurn()
+  // From close() on, messages still in the client's queue are dropped and
+  // the readable is not pulled again (docs/design.md "Closing"): what is
+  // read from here on is exactly what that one pull moved into the
+  // readable. Had it taken one message, or enqueued part of a batch, fewer
+  // would come.
+  wss.close()
+  const received = []
+  for (let chunk; !(chunk = await read(reader)).done; ) received.push(chunk.value)
+  t.is(received.length, messages.length, 'every queued message came from the one pull')
+  received.forEach((value, i) => {
+    if (typeof messages[i] === 'string') t.is(value, messages[i], `message ${i}`)
+    else assertOwnedUint8Array(t, value, messages[i])
+  })
 })
 
 test('a 0-byte binary message is read as an empty Uint8Array', async (t) => {
@@ -113,10 +176,12 @@ test('a 5 MiB binary message is read whole as one Uint8Array owning exactly its 
 test('a binary message fragmented by the server arrives whole as one chunk', async (t) => {
   const parts = [pattern(100, 1), pattern(70000, 2), pattern(1, 3)]
   const { url } = await server(t, async (socket) => {
+    // Each fragment reaches the client before the next is sent; the pings in
+    // between are control frames inside a fragmented message (RFC 6455 §5.4).
     socket.send(parts[0], { binary: true, fin: false })
-    await delay(50)
+    await pingRoundTrip(socket)
     socket.send(parts[1], { binary: true, fin: false })
-    await delay(50)
+    await pingRoundTrip(socket)
     socket.send(parts[2], { binary: true, fin: true })
     socket.send('next')
   })
@@ -135,10 +200,11 @@ test('a text message fragmented inside a UTF-8 sequence arrives whole as one str
   const plug = encoded.indexOf(Buffer.from('🔌'))
   const cuts = [0, snowman + 1, plug + 2, encoded.length]
   const { url } = await server(t, async (socket) => {
+    // Each fragment reaches the client before the next is sent.
     for (let i = 0; i < cuts.length - 1; i++) {
       const fin = i === cuts.length - 2
       socket.send(encoded.subarray(cuts[i], cuts[i + 1]), { binary: false, fin })
-      if (!fin) await delay(50)
+      if (!fin) await pingRoundTrip(socket)
     }
     socket.send('next')
   })
@@ -152,16 +218,14 @@ test('a text message fragmented inside a UTF-8 sequence arrives whole as one str
 test('order and content are kept over 10,000 mixed text and binary messages sent in a burst', async (t) => {
   const count = 10000
   const expected = (i) => (i % 3 === 0 ? Buffer.from(`m${i}`.repeat(1 + (i % 5))) : `t${i} ☃`.repeat(1 + (i % 4)))
-  const { url } = await server(t, (socket) => {
-    for (let i = 0; i < count; i++) {
-      const message = expected(i)
-      socket.send(message, { binary: typeof message !== 'string' })
-    }
-  })
+  const messages = Array.from({ length: count }, (_, i) => expected(i))
+  // All of the burst (about 300 KiB) waits in the client's queue before the
+  // first read, so it is taken in batches of up to 512.
+  const { url, queued } = await serverQueueing(t, messages)
   const { readable } = await open(t, url)
   const reader = readable.getReader()
-  // Let the burst pile up in the client so it is handed over in batches.
-  await delay(300)
+  await queued()
+  assertOwnedUint8Array(t, (await read(reader, 'the lead message')).value, LEAD)
   const problems = []
   for (let i = 0; i < count; i++) {
     const { value, done } = await withTimeout(reader.read(), 10000, `message ${i}`)
@@ -186,29 +250,29 @@ test('order and content are kept over 10,000 mixed text and binary messages sent
 })
 
 test('server pings are answered while the application neither writes nor reads, and never reach the readable', async (t) => {
-  const pongs = []
-  let pongsDone
-  const allPongs = new Promise((resolve) => (pongsDone = resolve))
   const payloads = [Buffer.from('ping payload 1'), Buffer.alloc(0), pattern(125, 5)]
+  let resolvePongs
+  const allPongs = new Promise((resolve) => (resolvePongs = resolve))
   const { url } = await server(t, async (socket) => {
     socket.send('before')
-    socket.on('pong', (data) => {
-      pongs.push(Buffer.from(data))
-      if (pongs.length === payloads.length) pongsDone()
-    })
-    // Give the client time to have 'before' sitting unread in its readable.
-    await delay(100)
+    // 'before' now sits unread at the client.
+    await pingRoundTrip(socket)
+    const pongs = []
+    // One at a time: each pong must come back while the client does nothing.
     for (const payload of payloads) {
-      const arrived = pongs.length
-      socket.ping(payload)
-      // One at a time: each pong must come back while the client does nothing.
-      while (pongs.length === arrived && socket.readyState === 1) await delay(5)
+      pongs.push(
+        await new Promise((resolve) => {
+          socket.once('pong', (data) => resolve(Buffer.from(data)))
+          socket.ping(payload)
+        }),
+      )
     }
+    resolvePongs(pongs)
     socket.send('after')
   })
   const { readable } = await open(t, url)
   // The application does nothing until the server has all its pongs.
-  await withTimeout(allPongs, 5000, 'pongs for all pings while the client is idle')
+  const pongs = await withTimeout(allPongs, 5000, 'pongs for all pings while the client is idle')
   t.is(pongs.length, payloads.length)
   for (let i = 0; i < payloads.length; i++) t.true(pongs[i].equals(payloads[i]), `pong ${i} echoes the ping payload`)
   const reader = readable.getReader()
@@ -278,11 +342,17 @@ test('messages the server sends after the client called close() are not delivere
 })
 
 test('a message already in the readable before close() stays readable, then the readable ends', async (t) => {
-  const { url } = await server(t, (socket) => socket.send('kept'))
+  let resolveQueued
+  const queued = new Promise((resolve) => (resolveQueued = resolve))
+  const { url } = await server(t, async (socket) => {
+    socket.send('kept')
+    await queuedAtClient(socket)
+    resolveQueued()
+  })
   const { wss, readable } = await open(t, url)
-  // The readable pulled at start, so 'kept' is moved into its queue as soon
-  // as it arrives; give it ample time on loopback.
-  await delay(500)
+  // The readable pulled at start, so its pull was waiting: the moment 'kept'
+  // was queued at the client, the pull moved it into the readable's queue.
+  await withTimeout(queued, 5000, "'kept' to be queued at the client")
   wss.close()
   const reader = readable.getReader()
   t.deepEqual(await read(reader), { value: 'kept', done: false })

@@ -1,5 +1,7 @@
 // WebSocketError: the DOMException subclass that carries a close code and a
-// reason (SPEC.md §1.1, §1.2, §1.11).
+// reason (the draft (whatwg/websockets#48): the WebSocketError interface, its
+// constructor's WebIDL conversion and its validation, the same as
+// close(closeInfo)'s).
 import test from 'ava'
 import { inspect } from 'node:util'
 import { WebSocketError } from '../index.mjs'

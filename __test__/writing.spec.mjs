@@ -1,42 +1,12 @@
-// Writing: how chunks written to the writable become WebSocket messages
-// (SPEC.md §1.8, §1.9 "write(chunk)"). A `ws` server records what arrives.
+// Writing: how chunks written to the writable become WebSocket messages (the
+// draft (whatwg/websockets#48): the stream algorithm "write", which converts a
+// BufferSource to a binary message and anything else to a USVString sent as
+// text). A `ws` server records what arrives.
 import test from 'ava'
 import { ReadableStream } from 'node:stream/web'
 import { inspect } from 'node:util'
-import { startWsServer } from './helpers/servers.mjs'
-import { rejectionOf } from './helpers/settle.mjs'
-import { withTimeout } from './helpers/timeout.mjs'
-import { clientFor } from './helpers/fixtures.mjs'
-
-/**
- * A `ws` server that records every message it receives: `next()` resolves
- * with the next `{data: Buffer, isBinary}`. `send(data)` sends to the client.
- */
-async function recordingServer(t) {
-  const received = []
-  const waiting = []
-  let client
-  const peer = await startWsServer((socket) => {
-    client = socket
-    socket.on('message', (data, isBinary) => {
-      const message = { data, isBinary }
-      const waiter = waiting.shift()
-      if (waiter) waiter(message)
-      else received.push(message)
-    })
-  })
-  t.teardown(() => peer.close())
-  return {
-    url: peer.url,
-    next: (label = 'a message at the server') =>
-      withTimeout(
-        received.length > 0 ? Promise.resolve(received.shift()) : new Promise((resolve) => waiting.push(resolve)),
-        5000,
-        label,
-      ),
-    send: (data) => client.send(data),
-  }
-}
+import { rejectionOf, withTimeout } from './helpers/settle.mjs'
+import { clientFor, recordingServer } from './helpers/fixtures.mjs'
 
 async function open(t) {
   const server = await recordingServer(t)
@@ -60,7 +30,7 @@ function bytesOf(source) {
 test('a string is sent as a text message', async (t) => {
   const { server, writer } = await open(t)
   await write(writer, 'hello ☃ 🔌')
-  const { data, isBinary } = await server.next()
+  const { data, isBinary } = await server.nextMessage()
   t.false(isBinary)
   t.is(data.toString('utf8'), 'hello ☃ 🔌')
 })
@@ -68,7 +38,7 @@ test('a string is sent as a text message', async (t) => {
 test('an empty string is sent as an empty text message', async (t) => {
   const { server, writer } = await open(t)
   await write(writer, '')
-  const { data, isBinary } = await server.next()
+  const { data, isBinary } = await server.nextMessage()
   t.false(isBinary)
   t.is(data.length, 0)
 })
@@ -77,17 +47,17 @@ test('a lone surrogate is sent as U+FFFD', async (t) => {
   const { server, writer } = await open(t)
   await write(writer, '\uD800')
   await write(writer, 'a\uDC00b\uD83D')
-  const first = await server.next()
+  const first = await server.nextMessage()
   t.false(first.isBinary)
   t.deepEqual([...first.data], [0xef, 0xbf, 0xbd])
-  t.is((await server.next()).data.toString('utf8'), 'a\uFFFDb\uFFFD')
+  t.is((await server.nextMessage()).data.toString('utf8'), 'a\uFFFDb\uFFFD')
 })
 
 const stringified = test.macro({
   async exec(t, chunk, expected) {
     const { server, writer } = await open(t)
     t.is(await write(writer, chunk), undefined)
-    const { data, isBinary } = await server.next()
+    const { data, isBinary } = await server.nextMessage()
     t.false(isBinary, 'a text message')
     t.is(data.toString('utf8'), expected)
   },
@@ -160,7 +130,7 @@ const sentAsBinary = test.macro({
     const chunk = makeChunk()
     const expected = bytesOf(chunk)
     t.is(await write(writer, chunk), undefined)
-    const { data, isBinary } = await server.next()
+    const { data, isBinary } = await server.nextMessage()
     t.true(isBinary, 'a binary message')
     t.is(data.length, expected.length)
     if (expected.length <= 1024) t.deepEqual([...data], [...expected])
@@ -198,7 +168,7 @@ test('the bytes of a view are copied when written: changing them right after wri
   const written = writer.write(view)
   view.fill(0xee)
   await withTimeout(written, 5000, 'write')
-  t.deepEqual([...(await server.next()).data], [1, 2, 3, 4])
+  t.deepEqual([...(await server.nextMessage()).data], [1, 2, 3, 4])
 })
 
 test('the bytes of an ArrayBuffer are copied when written: changing them right after write() does not change the message', async (t) => {
@@ -207,7 +177,7 @@ test('the bytes of an ArrayBuffer are copied when written: changing them right a
   const written = writer.write(buffer)
   new Uint8Array(buffer).fill(0xdd)
   await withTimeout(written, 5000, 'write')
-  t.deepEqual([...(await server.next()).data], [5, 6, 7])
+  t.deepEqual([...(await server.nextMessage()).data], [5, 6, 7])
 })
 
 test('the bytes of a 1 MiB write are copied when written', async (t) => {
@@ -217,7 +187,7 @@ test('the bytes of a 1 MiB write are copied when written', async (t) => {
   const written = writer.write(view)
   view.fill(0)
   await withTimeout(written, 5000, 'write')
-  const { data, isBinary } = await server.next()
+  const { data, isBinary } = await server.nextMessage()
   t.true(isBinary)
   t.true(data.equals(expected), 'the bytes as they were at write()')
 })
@@ -229,7 +199,7 @@ test('transferring the buffer after write() does not change the message', async 
   structuredClone(view.buffer, { transfer: [view.buffer] })
   t.is(view.byteLength, 0, 'the source is detached')
   await withTimeout(written, 5000, 'write')
-  t.deepEqual([...(await server.next()).data], [4, 5, 6])
+  t.deepEqual([...(await server.nextMessage()).data], [4, 5, 6])
 })
 
 // --- order and completion ----------------------------------------------------
@@ -243,7 +213,7 @@ test('1000 writes arrive in order with their content and kind', async (t) => {
   }
   await withTimeout(Promise.all(writes), 10_000, 'all writes')
   for (let i = 0; i < count; i++) {
-    const { data, isBinary } = await server.next(`message ${i}`)
+    const { data, isBinary } = await server.nextMessage(`message ${i}`)
     if (i % 3 === 0) {
       t.true(isBinary)
       t.deepEqual([...data], [i & 0xff, i >> 8])
@@ -258,7 +228,7 @@ test('the write promise resolves with undefined', async (t) => {
   const { server, writer } = await open(t)
   t.is(await write(writer, 'x'), undefined)
   t.is(await write(writer, new Uint8Array([1])), undefined)
-  t.is((await server.next()).data.toString(), 'x')
+  t.is((await server.nextMessage()).data.toString(), 'x')
 })
 
 test('writing through the writable without a writer works too', async (t) => {
@@ -267,7 +237,7 @@ test('writing through the writable without a writer works too', async (t) => {
   const { writable } = await withTimeout(wss.opened, 5000, 'opened')
   const source = ReadableStream.from(['one', new Uint8Array([2]), 'three'])
   await withTimeout(source.pipeTo(writable, { preventClose: true }), 5000, 'pipeTo')
-  t.is((await server.next()).data.toString(), 'one')
-  t.deepEqual([...(await server.next()).data], [2])
-  t.is((await server.next()).data.toString(), 'three')
+  t.is((await server.nextMessage()).data.toString(), 'one')
+  t.deepEqual([...(await server.nextMessage()).data], [2])
+  t.is((await server.nextMessage()).data.toString(), 'three')
 })

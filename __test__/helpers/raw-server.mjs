@@ -1,10 +1,14 @@
-// Speaking WebSocket by hand on a raw net.Socket, for servers that misbehave on
-// purpose: answer (or botch) the opening handshake, write server→client frames
-// of any shape, and decode the masked client→server frames so a spec can see
-// which Close code the client sent.
+// The server side of WebSocket, spoken by hand on a raw net.Socket, for
+// servers that misbehave on purpose: read the upgrade request and answer (or
+// botch) the opening handshake, write server→client frames of any shape, and
+// read the masked client→server frames, so a test sees exactly what the
+// client sent and when. Nothing here answers the client by itself: a test
+// that wants the closing handshake completed writes the Close it means.
 import { createHash, randomBytes } from 'node:crypto'
+import { startRawServer } from './servers.mjs'
+import { withTimeout } from './settle.mjs'
 
-export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
 export const OPCODE = Object.freeze({
   CONTINUATION: 0x0,
@@ -15,56 +19,10 @@ export const OPCODE = Object.freeze({
   PONG: 0xa,
 })
 
-/**
- * Settles like `promise`, or rejects with an Error naming `label` once `ms`
- * milliseconds have passed, so a hang fails the test instead of blocking ava.
- */
-export function withTimeout(promise, ms, label) {
-  let timer
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-/**
- * The reason `promise` rejects with; fails if it fulfils or is still pending
- * after `ms` (ava's throwsAsync refuses DOMExceptions on Node 20).
- */
-export async function rejectionOf(promise, ms = 10_000, label = 'promise') {
-  let timer
-  const pending = new Error(`still pending after ${ms} ms: ${label}`)
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(pending), ms)
-  })
-  try {
-    const value = await Promise.race([promise, timeout])
-    throw Object.assign(new Error(`expected ${label} to reject, but it fulfilled`), { value })
-  } catch (reason) {
-    if (reason === pending || (reason instanceof Error && /^expected .* to reject/.test(reason.message))) {
-      throw reason
-    }
-    return reason
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** Whether `promise` is still pending after a macrotask turn. */
-export async function isPending(promise) {
-  const marker = Symbol('pending')
-  const result = await Promise.race([
-    promise.then(
-      () => 'fulfilled',
-      () => 'rejected',
-    ),
-    new Promise((resolve) => setImmediate(() => resolve(marker))),
-  ])
-  return result === marker
-}
+// --- the opening handshake ----------------------------------------------------
 
 /** Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §4.2.2). */
-export function acceptKeyFor(key) {
+function acceptKeyFor(key) {
   return createHash('sha1').update(key + GUID).digest('base64')
 }
 
@@ -138,16 +96,12 @@ function headerLines(extraHeaders) {
 }
 
 /**
- * Reads the upgrade request from `socket` and answers 101 Switching Protocols.
- * Options: `protocol` (sent as Sec-WebSocket-Protocol), `extraHeaders` (array
- * of header lines or an object), `acceptKey` (sent instead of the correct
- * Sec-WebSocket-Accept), `trailing` (bytes written right after the head, in
- * the same write). Resolves the parsed request (see readRequest) once the
- * answer is written; the socket is left paused for readFrames/collectFrames.
+ * The bytes of a 101 Switching Protocols answer to `request` (see
+ * readRequest). Options: `protocol` (sent as Sec-WebSocket-Protocol),
+ * `extraHeaders` (array of header lines or an object), `acceptKey` (sent
+ * instead of the correct Sec-WebSocket-Accept).
  */
-export async function acceptHandshake(socket, options = {}) {
-  const { protocol, extraHeaders = [], acceptKey, trailing } = options
-  const request = await readRequest(socket)
+export function handshakeResponse(request, { protocol, extraHeaders = [], acceptKey } = {}) {
   const accept = acceptKey ?? acceptKeyFor(request.headers['sec-websocket-key'] ?? '')
   const lines = [
     'HTTP/1.1 101 Switching Protocols',
@@ -157,44 +111,69 @@ export async function acceptHandshake(socket, options = {}) {
   ]
   if (protocol !== undefined) lines.push(`Sec-WebSocket-Protocol: ${protocol}`)
   lines.push(...headerLines(extraHeaders))
-  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1')
-  socket.write(trailing ? Buffer.concat([head, trailing]) : head)
-  return request
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1')
 }
 
 /**
- * One frame as bytes. Server→client frames are unmasked unless `masked`;
- * `rsv` is the 3-bit RSV1..RSV3 field (4 = RSV1, 2 = RSV2, 1 = RSV3); the
- * length uses the 7-, 16- or 64-bit form as the payload needs, unless
- * `lengthForm` ('7' | '16' | '64') forces a longer one.
+ * Reads the upgrade request from `socket` and answers it with
+ * handshakeResponse(request, options); `options.trailing` are bytes written
+ * right after the head, in the same write. Resolves the parsed request once
+ * the answer is written; the socket is left paused.
  */
-export function encodeFrame({ opcode, payload = Buffer.alloc(0), fin = true, masked = false, rsv = 0, lengthForm }) {
-  const data = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload)
-  const length = data.length
-  const form = lengthForm ?? (length < 126 ? '7' : length <= 0xffff ? '16' : '64')
+export async function acceptHandshake(socket, options = {}) {
+  const request = await readRequest(socket)
+  const head = handshakeResponse(request, options)
+  socket.write(options.trailing ? Buffer.concat([head, options.trailing]) : head)
+  return request
+}
+
+// --- frames the server writes -----------------------------------------------
+
+/**
+ * A frame header announcing `length` payload bytes (a BigInt for lengths no
+ * Number holds), for a test that sends a header alone. The length uses the
+ * 7-, 16- or 64-bit form as it needs, unless `lengthForm` ('7' | '16' |
+ * '64') forces a longer one; `rsv` is the 3-bit RSV1..RSV3 field (4 = RSV1,
+ * 2 = RSV2, 1 = RSV3); `maskKey` (4 bytes) sets the mask bit and follows the
+ * length.
+ */
+export function frameHeader({ opcode, length, fin = true, rsv = 0, lengthForm, maskKey }) {
+  const size = Number(length)
+  const form = lengthForm ?? (size < 126 ? '7' : size <= 0xffff ? '16' : '64')
   const extra = form === '7' ? 0 : form === '16' ? 2 : 8
-  const header = Buffer.alloc(2 + extra + (masked ? 4 : 0))
+  const header = Buffer.alloc(2 + extra + (maskKey ? 4 : 0))
   header[0] = (fin ? 0x80 : 0) | ((rsv & 0x7) << 4) | (opcode & 0xf)
-  const maskBit = masked ? 0x80 : 0
+  const maskBit = maskKey ? 0x80 : 0
   if (form === '7') {
-    header[1] = maskBit | length
+    header[1] = maskBit | size
   } else if (form === '16') {
     header[1] = maskBit | 126
-    header.writeUInt16BE(length, 2)
+    header.writeUInt16BE(size, 2)
   } else {
     header[1] = maskBit | 127
     header.writeBigUInt64BE(BigInt(length), 2)
   }
-  if (masked) {
-    const key = randomBytes(4)
-    key.copy(header, 2 + extra)
-    for (let i = 0; i < length; i++) data[i] ^= key[i & 3]
-  }
-  return Buffer.concat([header, data])
+  if (maskKey) maskKey.copy(header, 2 + extra)
+  return header
 }
 
-/** A Close frame body: nothing when `code` is undefined, else code + reason. */
-export function closeBody(code, reason = '') {
+/**
+ * One whole frame as bytes: a header (see frameHeader) and `payload` (a
+ * string is sent as UTF-8). Server→client frames are unmasked unless
+ * `masked`.
+ */
+export function encodeFrame({ opcode, payload = Buffer.alloc(0), fin = true, masked = false, rsv = 0, lengthForm }) {
+  const data = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload)
+  const maskKey = masked ? randomBytes(4) : undefined
+  if (maskKey) for (let i = 0; i < data.length; i++) data[i] ^= maskKey[i & 3]
+  return Buffer.concat([frameHeader({ opcode, length: data.length, fin, rsv, lengthForm, maskKey }), data])
+}
+
+export const textFrame = (text, options = {}) => encodeFrame({ opcode: OPCODE.TEXT, payload: text, ...options })
+export const binaryFrame = (bytes, options = {}) => encodeFrame({ opcode: OPCODE.BINARY, payload: bytes, ...options })
+
+/** A Close frame body to send: nothing when `code` is undefined, else the code and the reason's bytes. */
+export function encodeCloseBody(code, reason = '') {
   if (code === undefined) return Buffer.alloc(0)
   const reasonBytes = typeof reason === 'string' ? Buffer.from(reason, 'utf8') : Buffer.from(reason)
   const body = Buffer.alloc(2 + reasonBytes.length)
@@ -205,17 +184,17 @@ export function closeBody(code, reason = '') {
 
 /** A server→client Close frame. `closeFrame()` has an empty body. */
 export function closeFrame(code, reason = '', options = {}) {
-  return encodeFrame({ opcode: OPCODE.CLOSE, payload: closeBody(code, reason), ...options })
+  return encodeFrame({ opcode: OPCODE.CLOSE, payload: encodeCloseBody(code, reason), ...options })
 }
 
-export const textFrame = (text, options = {}) => encodeFrame({ opcode: OPCODE.TEXT, payload: text, ...options })
-export const binaryFrame = (bytes, options = {}) => encodeFrame({ opcode: OPCODE.BINARY, payload: bytes, ...options })
+// --- frames the client sends --------------------------------------------------
 
 /**
- * The code and reason of a Close frame's payload: { code: null, reason: '' }
- * for an empty body; `reasonBytes` always holds the raw reason.
+ * The code and reason of a received Close frame's body: `code` is null for an
+ * empty body (no code on the wire) and NaN for a malformed one-byte body;
+ * `reasonBytes` always holds the raw reason.
  */
-export function parseClose(payload) {
+export function parseCloseBody(payload) {
   if (payload.length === 0) return { code: null, reason: '', reasonBytes: Buffer.alloc(0) }
   if (payload.length === 1) return { code: NaN, reason: '', reasonBytes: Buffer.alloc(0) }
   const reasonBytes = payload.subarray(2)
@@ -226,7 +205,7 @@ export function parseClose(payload) {
  * Incremental frame decoder: push bytes, get whole frames
  * { fin, rsv, opcode, masked, payload } with the payload unmasked.
  */
-export class FrameParser {
+class FrameParser {
   #buffer = Buffer.alloc(0)
   // Chunks of a large frame, joined once all of it has arrived.
   #pending = []
@@ -291,16 +270,20 @@ export class FrameParser {
 }
 
 /**
- * Decodes every frame the client sends on `socket` (resuming it). Returns
+ * Reads the client's frames on `socket` (resuming it) as they arrive.
+ * `onFrame(frame)` sees each one; with `keep: false` none is kept in `frames`
+ * (a flood brings hundreds of thousands). Returns
  * {
- *   frames,                 // every frame so far, in order
- *   ended,                  // promise: the client ended or dropped TCP
- *   hasEnded(),             // whether that happened yet
- *   waitFor(pred, ms, label) → the first frame (past or future) matching pred
- *   closeFrame(ms)          → { code, reason, reasonBytes, frame } of the client's Close
+ *   frames,                        // every frame so far, in order
+ *   ended,                         // promise: the client ended or dropped TCP
+ *   hasEnded(),                    // whether that happened yet
+ *   until(condition, ms, label)    → resolves once condition() holds, checked after each frame;
+ *                                    rejects if TCP ends first
+ *   waitFor(predicate, ms, label)  → the first frame (past or future) matching predicate
+ *   closeFrame(ms)                 → { code, reason, reasonBytes, frame } of the client's Close
  * }
  */
-export function collectFrames(socket) {
+export function readFrames(socket, { onFrame = () => {}, keep = true } = {}) {
   const parser = new FrameParser()
   const frames = []
   const waiters = new Set()
@@ -309,112 +292,94 @@ export function collectFrames(socket) {
   const endedPromise = new Promise((resolve) => {
     resolveEnded = resolve
   })
+  const check = () => {
+    for (const waiter of waiters) waiter()
+  }
   const finish = () => {
     if (ended) return
     ended = true
     resolveEnded()
-    for (const waiter of waiters) waiter.check()
+    check()
   }
   socket.on('data', (chunk) => {
     for (const frame of parser.push(chunk)) {
-      frames.push(frame)
-      for (const waiter of waiters) waiter.check()
+      if (keep) frames.push(frame)
+      onFrame(frame)
     }
+    check()
   })
   socket.on('end', finish)
   socket.on('close', finish)
   socket.on('error', finish)
   socket.resume()
 
-  function waitFor(predicate, ms = 10_000, label = 'a frame from the client') {
+  function until(condition, ms = 10_000, label = 'a frame from the client') {
     return withTimeout(
       new Promise((resolve, reject) => {
-        const waiter = {
-          check() {
-            const frame = frames.find(predicate)
-            if (frame !== undefined) {
-              waiters.delete(waiter)
-              resolve(frame)
-            } else if (ended) {
-              waiters.delete(waiter)
-              reject(new Error(`the client closed TCP without sending ${label}`))
-            }
-          },
+        const waiter = () => {
+          if (condition()) {
+            waiters.delete(waiter)
+            resolve()
+          } else if (ended) {
+            waiters.delete(waiter)
+            reject(new Error(`the client closed TCP before ${label}`))
+          }
         }
         waiters.add(waiter)
-        waiter.check()
+        waiter()
       }),
       ms,
       label,
     )
   }
 
+  async function waitFor(predicate, ms, label) {
+    let found
+    await until(() => (found = frames.find(predicate)) !== undefined, ms, label)
+    return found
+  }
+
   return {
     frames,
     ended: endedPromise,
     hasEnded: () => ended,
+    until,
     waitFor,
     async closeFrame(ms = 10_000) {
       const frame = await waitFor((f) => f.opcode === OPCODE.CLOSE, ms, "the client's Close frame")
-      return { ...parseClose(frame.payload), frame }
+      return { ...parseCloseBody(frame.payload), frame }
     },
   }
 }
 
-/** An async iterator over the client's frames on `socket`; ends when TCP does. */
-export async function* readFrames(socket) {
-  const collector = collectFrames(socket)
-  let index = 0
-  for (;;) {
-    if (index < collector.frames.length) {
-      yield collector.frames[index++]
-      continue
-    }
-    if (collector.hasEnded()) return
-    const want = index
-    await Promise.race([
-      collector.ended,
-      new Promise((resolve) => {
-        const check = () => {
-          if (collector.frames.length > want) {
-            socket.off('data', check)
-            resolve()
-          }
-        }
-        socket.on('data', check)
-        check()
-      }),
-    ])
-  }
-}
+// --- a server ---------------------------------------------------------------------
 
 /**
  * A raw server (helpers/servers.mjs) that completes the handshake with
- * `handshake` options for each client, closed at the end of the test.
- * `connection()` resolves { socket, request, frames } for the next client;
- * `frames` is a collectFrames collector unless `collect: false` (then the
- * socket stays paused: a server that never reads).
+ * `handshake` options (see handshakeResponse) for each client, closed at the
+ * end of the test. `connection()` resolves { socket, request, frames } for
+ * the next client, in order of arrival; `frames` is a readFrames reader,
+ * unless `read: false` leaves the socket paused (a server that never reads)
+ * and `frames` null.
  */
-export async function startRawWebSocketServer(t, { handshake = {}, collect = true } = {}) {
-  const { startRawServer } = await import('./servers.mjs')
-  const queue = []
+export async function startRawWebSocketServer(t, { handshake = {}, read = true } = {}) {
+  const arrived = []
   const waiting = []
   const server = await startRawServer((socket) => {
     const connection = acceptHandshake(socket, handshake).then((request) => ({
       socket,
       request,
-      frames: collect ? collectFrames(socket) : null,
+      frames: read ? readFrames(socket) : null,
     }))
     connection.catch(() => {})
     if (waiting.length > 0) waiting.shift()(connection)
-    else queue.push(connection)
+    else arrived.push(connection)
   })
   t.teardown(() => server.close())
   return {
     ...server,
     connection(ms = 10_000) {
-      const next =
-        queue.length > 0 ? queue.shift() : new Promise((resolve) => waiting.push(resolve)).then((c) => c)
+      const next = arrived.length > 0 ? arrived.shift() : new Promise((resolve) => waiting.push(resolve))
       return withTimeout(next, ms, 'a client connection on the raw server')
     },
   }

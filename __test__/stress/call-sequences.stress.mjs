@@ -6,8 +6,8 @@
 //  - nothing crashes and nothing rejects unhandled ('unhandledRejection');
 //  - every promise the run created (writes, reads, cancel, abort,
 //    writer.close, opened, closed) settles within a bound once the run ends;
-//  - invalid close arguments throw the exception SPEC.md §1.5 names and
-//    change nothing;
+//  - invalid close arguments throw the exception the draft's
+//    close(closeInfo) names (whatwg/websockets#48) and change nothing;
 //  - the echoes read are, in order, a prefix of the writes that resolved
 //    (nothing lost in the middle, duplicated, reordered or altered); when no
 //    close, cancel or abort happened, all of them come back exactly once;
@@ -17,7 +17,7 @@ import test from 'ava'
 import fc from 'fast-check'
 import { WebSocketStream, WebSocketError } from '../../index.mjs'
 import { startWsServer } from '../helpers/servers.mjs'
-import { withTimeout } from '../helpers/timeout.mjs'
+import { withTimeout } from '../helpers/settle.mjs'
 import { standing } from './support/checks.mjs'
 
 const SETTLE_MS = 12_000
@@ -161,7 +161,8 @@ async function run(url, commands, figures) {
       // Node's web streams (all lines to 24) throw an internal assertion from
       // writer.write() while the sink's close() is in flight
       // (whatwg/streams#1218); writer.close() stays in flight here until the
-      // closing handshake ends, as DESIGN.md requires. Counted, not ours.
+      // closing handshake ends (docs/design.md "Decisions where the draft is
+      // silent"). Counted, not ours.
       check(writerClosing && error?.code === 'ERR_INTERNAL_ASSERTION', `write() threw synchronously: ${error?.stack}`)
       figures.upstreamAssertions++
       return null
@@ -175,16 +176,16 @@ async function run(url, commands, figures) {
     writes.push(entry)
     return promise
   }
-  let pendingReads = 0
+  const readsInFlight = new Set()
   const read = () => {
     const promise = track('read', getReader().read())
-    pendingReads++
+    readsInFlight.add(promise)
     promise.then(
       ({ value, done }) => {
-        pendingReads--
+        readsInFlight.delete(promise)
         if (!done) received.push(value)
       },
-      () => pendingReads--,
+      () => readsInFlight.delete(promise),
     )
     return promise
   }
@@ -287,6 +288,7 @@ async function run(url, commands, figures) {
         break
       }
       case 'wait': {
+        // A pause in the sequence: time passing is the command.
         await new Promise((resolve) => setTimeout(resolve, step.ms))
         break
       }
@@ -298,10 +300,12 @@ async function run(url, commands, figures) {
     await standing(Promise.allSettled(writes.map((entry) => entry.promise)), 10_000)
     const expected = writes.filter((entry) => entry.outcome === 'resolved').length
     const deadline = performance.now() + 10_000
-    // Reads already pending take echoes first; read more only when none is.
     while (received.length < expected && performance.now() < deadline) {
-      if (pendingReads === 0) read().catch(() => {})
-      await new Promise((resolve) => setTimeout(resolve, 2))
+      // Reads already pending take echoes first; read more only when none is.
+      const next = readsInFlight.size > 0 ? Promise.race(readsInFlight) : read()
+      const outcome = await standing(next, deadline - performance.now())
+      // An ended or errored readable brings no more echoes.
+      if (outcome.status === 'rejected' || outcome.value?.done) break
     }
   }
 

@@ -1,80 +1,56 @@
-// Bad input from the caller (SPEC.md §1.2 WebIDL conversion, §1.5 close,
-// §1.9 stream algorithms; DESIGN.md "Decisions"): wrong types, out-of-range
-// values and hostile objects (getters that throw, toString that returns an
-// object, Proxies, re-entrant callbacks) for every method and option, and
-// calls in every state, with locked streams and locks released mid-operation.
-// What the conversion throws must be the caller's own exception or a
-// TypeError, nothing must connect when the constructor throws, and nothing
-// may crash the process or leave a promise pending.
+// Bad input from the caller (the draft (whatwg/websockets#48): the WebIDL
+// conversion of the constructor's and close(closeInfo)'s arguments, the
+// stream algorithms "write", "cancel" and "close using reason";
+// docs/design.md "Errors"): wrong types, out-of-range values and hostile
+// objects (getters that throw, toString that returns an object, Proxies,
+// re-entrant callbacks) for every method and option, and calls in every
+// state, with locked streams and locks released mid-operation. What the
+// conversion throws must be the caller's own exception or a TypeError,
+// nothing must connect when the constructor throws, and nothing may crash
+// the process or leave a promise pending.
 import test from 'ava'
 import { setTimeout as delay } from 'node:timers/promises'
 import { WebSocketStream, WebSocketError } from '../../index.mjs'
-import { acceptHandshake, closeFrame, collectFrames, OPCODE, startRawWebSocketServer } from '../helpers/raw-frames.mjs'
-import { startRawServer, startWsServer } from '../helpers/servers.mjs'
-import { rejectionOf } from '../helpers/settle.mjs'
-import { withTimeout } from '../helpers/timeout.mjs'
-import { settlement } from './support/child.mjs'
-import { eventually, MiB, observed, openStream, standing } from './support/checks.mjs'
+import { acceptHandshake, closeFrame, OPCODE, readFrames, startRawWebSocketServer } from '../helpers/raw-server.mjs'
+import { rejectionOf, withTimeout } from '../helpers/settle.mjs'
+import { assertTypeError, thrownBy } from '../helpers/errors.mjs'
+import { openedClientFor as openStream, rawServerFor, recordingServer as echoServer } from '../helpers/fixtures.mjs'
+import { MiB, observed, settlement, standing } from './support/checks.mjs'
 
 const boom = () => new Error('boom from the caller')
-
-/** A ws echo server that records every message it receives as [isBinary, Buffer]. */
-async function echoServer(t, options) {
-  const received = []
-  const server = await startWsServer((socket) => {
-    socket.on('message', (data, isBinary) => {
-      received.push([isBinary, Buffer.from(data)])
-      socket.send(data, { binary: isBinary })
-    })
-  }, options)
-  t.teardown(() => server.close())
-  return { ...server, received }
-}
 
 /** A raw TCP server that counts connection attempts, to prove that nothing connected. */
 async function countingServer(t) {
   let connections = 0
-  const server = await startRawServer((socket) => {
+  const server = await rawServerFor(t, (socket) => {
     connections++
     socket.destroy()
   })
-  t.teardown(() => server.close())
   return {
     url: server.url,
     async assertNoConnection() {
+      // A connection never attempted has no event to wait for: give one 100 ms to show.
       await delay(100)
       t.is(connections, 0, 'no connection was attempted')
     },
   }
 }
 
-/** The exception `fn` throws; fails if it returns. */
-function thrown(t, fn, label) {
-  try {
-    fn()
-  } catch (error) {
-    return error
-  }
-  t.fail(`expected ${label} to throw`)
-  return undefined
-}
-
 function assertThrowsItself(t, fn, error, label) {
-  t.is(thrown(t, fn, label), error, `${label}: the caller's own exception propagates`)
+  t.is(thrownBy(t, fn, label), error, `${label}: the caller's own exception propagates`)
 }
 
-function assertTypeError(t, fn, label) {
-  const error = thrown(t, fn, label)
-  t.true(error instanceof TypeError, `${label}: a TypeError (got ${error?.name}: ${error?.message})`)
+function assertThrowsTypeError(t, fn, label) {
+  assertTypeError(t, thrownBy(t, fn, label), label)
 }
 
 // --- the constructor -----------------------------------------------------------
 
 test('url: a Symbol, a null-prototype object and a toString returning an object are TypeErrors; a throwing toString or Proxy trap propagates; nothing connects', async (t) => {
   const server = await countingServer(t)
-  assertTypeError(t, () => new WebSocketStream(Symbol('url')), 'a Symbol')
-  assertTypeError(t, () => new WebSocketStream(Object.create(null)), 'a null-prototype object')
-  assertTypeError(t, () => new WebSocketStream({ toString: () => ({}), valueOf: () => ({}) }), 'toString returning an object')
+  assertThrowsTypeError(t, () => new WebSocketStream(Symbol('url')), 'a Symbol')
+  assertThrowsTypeError(t, () => new WebSocketStream(Object.create(null)), 'a null-prototype object')
+  assertThrowsTypeError(t, () => new WebSocketStream({ toString: () => ({}), valueOf: () => ({}) }), 'toString returning an object')
   const error = boom()
   assertThrowsItself(t, () => new WebSocketStream({ toString() { throw error } }), error, 'a throwing toString')
   assertThrowsItself(t, () => new WebSocketStream(new Proxy({}, { get() { throw error } })), error, 'a Proxy whose get trap throws')
@@ -149,9 +125,9 @@ test('protocols: a throwing iterator, a throwing element and a Symbol element fa
     error,
     'an element whose toString throws',
   )
-  assertTypeError(t, () => new WebSocketStream(server.url, { protocols: ['a', Symbol('b')] }), 'a Symbol element')
-  assertTypeError(t, () => new WebSocketStream(server.url, { protocols: { [Symbol.iterator]: 1 } }), 'a non-callable @@iterator')
-  assertTypeError(t, () => new WebSocketStream(server.url, { protocols: { [Symbol.iterator]: () => 1 } }), 'an iterator that is not an object')
+  assertThrowsTypeError(t, () => new WebSocketStream(server.url, { protocols: ['a', Symbol('b')] }), 'a Symbol element')
+  assertThrowsTypeError(t, () => new WebSocketStream(server.url, { protocols: { [Symbol.iterator]: 1 } }), 'a non-callable @@iterator')
+  assertThrowsTypeError(t, () => new WebSocketStream(server.url, { protocols: { [Symbol.iterator]: () => 1 } }), 'an iterator that is not an object')
   await server.assertNoConnection()
 
   const echo = await echoServer(t, { handleProtocols: (offered) => [...offered][0] })
@@ -162,14 +138,13 @@ test('protocols: a throwing iterator, a throwing element and a Symbol element fa
 
 test('signal: a look-alike, an EventTarget and null are TypeErrors; a Proxy around an AbortSignal is refused or works as that signal', async (t) => {
   const server = await countingServer(t)
-  assertTypeError(t, () => new WebSocketStream(server.url, { signal: Object.create(AbortSignal.prototype) }), 'a look-alike')
-  assertTypeError(t, () => new WebSocketStream(server.url, { signal: new EventTarget() }), 'an EventTarget')
-  assertTypeError(t, () => new WebSocketStream(server.url, { signal: null }), 'null')
+  assertThrowsTypeError(t, () => new WebSocketStream(server.url, { signal: Object.create(AbortSignal.prototype) }), 'a look-alike')
+  assertThrowsTypeError(t, () => new WebSocketStream(server.url, { signal: new EventTarget() }), 'an EventTarget')
+  assertThrowsTypeError(t, () => new WebSocketStream(server.url, { signal: null }), 'null')
   await server.assertNoConnection()
   // WebIDL would refuse a Proxy (not a platform object); Node's own brand
   // checks see through it. Either way it must not half-work.
-  const stalled = await startRawServer((socket) => socket.resume())
-  t.teardown(() => stalled.close())
+  const stalled = await rawServerFor(t, (socket) => socket.resume())
   const controller = new AbortController()
   let wss
   try {
@@ -205,9 +180,9 @@ test('Node options with hostile values: throwing getters and toString propagate,
     ['a proxy of another scheme', { proxy: 'socks5://127.0.0.1:1080' }, TypeError],
   ]
   for (const [label, options, expected] of cases) {
-    if (expected === TypeError) assertTypeError(t, () => new WebSocketStream(server.url, options), label)
+    if (expected === TypeError) assertThrowsTypeError(t, () => new WebSocketStream(server.url, options), label)
     else if (Array.isArray(expected)) {
-      const error = thrown(t, () => new WebSocketStream(server.url, options), label)
+      const error = thrownBy(t, () => new WebSocketStream(server.url, options), label)
       t.true(error === expected[0] || (error instanceof TypeError && expected[1].test(error.message)), `${label}: ${error?.message}`)
     } else assertThrowsItself(t, () => new WebSocketStream(server.url, options), expected, label)
   }
@@ -267,7 +242,7 @@ function hostileCloseInfos() {
 
 function assertHostileCloses(t, wss) {
   for (const [label, closeInfo, expected] of hostileCloseInfos()) {
-    if (expected === TypeError) assertTypeError(t, () => wss.close(closeInfo), label)
+    if (expected === TypeError) assertThrowsTypeError(t, () => wss.close(closeInfo), label)
     else assertThrowsItself(t, () => wss.close(closeInfo), expected, label)
   }
   // WebIDL reads dictionary members once each, in order: closeCode, then reason.
@@ -281,7 +256,7 @@ function assertHostileCloses(t, wss) {
       },
     },
   )
-  const error = thrown(t, () => wss.close(recording), 'closeCode 999')
+  const error = thrownBy(t, () => wss.close(recording), 'closeCode 999')
   t.is(error?.name, 'InvalidAccessError')
   t.deepEqual(
     reads.filter((key) => key === 'closeCode' || key === 'reason'),
@@ -293,8 +268,7 @@ function assertHostileCloses(t, wss) {
 test('close() with hostile arguments while connecting throws the right exception each time and the handshake still completes', async (t) => {
   let accept
   const accepted = new Promise((resolve) => (accept = resolve))
-  const server = await startRawServer((socket) => accept(socket))
-  t.teardown(() => server.close())
+  const server = await rawServerFor(t, (socket) => accept(socket))
   const wss = new WebSocketStream(server.url)
   t.teardown(() => wss.close())
   const socket = await withTimeout(accepted, 5000, 'the TCP connection')
@@ -338,9 +312,9 @@ test('close() with hostile arguments after the connection closed throws the righ
 test('new WebSocketError with hostile arguments propagates the exceptions and converts in order', (t) => {
   const error = boom()
   assertThrowsItself(t, () => new WebSocketError({ toString() { throw error } }), error, 'a message whose toString throws')
-  assertTypeError(t, () => new WebSocketError(Symbol('m')), 'a Symbol message')
+  assertThrowsTypeError(t, () => new WebSocketError(Symbol('m')), 'a Symbol message')
   for (const [label, init, expected] of hostileCloseInfos()) {
-    if (expected === TypeError) assertTypeError(t, () => new WebSocketError('m', init), label)
+    if (expected === TypeError) assertThrowsTypeError(t, () => new WebSocketError('m', init), label)
     else assertThrowsItself(t, () => new WebSocketError('m', init), expected, label)
   }
   // The message converts before the init dictionary.
@@ -354,8 +328,8 @@ test('a second getReader() or getWriter() while locked is a TypeError and the fi
   const { wss, readable, writable } = await openStream(t, server.url)
   const reader = readable.getReader()
   const writer = writable.getWriter()
-  assertTypeError(t, () => readable.getReader(), 'a second reader')
-  assertTypeError(t, () => writable.getWriter(), 'a second writer')
+  assertThrowsTypeError(t, () => readable.getReader(), 'a second reader')
+  assertThrowsTypeError(t, () => writable.getWriter(), 'a second writer')
   t.true((await rejectionOf(readable.cancel(), 5000)) instanceof TypeError, 'cancel() on a locked readable')
   t.true((await rejectionOf(writable.abort(), 5000)) instanceof TypeError, 'abort() on a locked writable')
   t.true((await rejectionOf(writable.close(), 5000)) instanceof TypeError, 'close() on a locked writable')
@@ -381,7 +355,7 @@ test('reads and writes issued concurrently: 3 pending reads get 3 consecutive me
     const { value } = await withTimeout(reader.read(), 5000, `echo ${i}`)
     t.deepEqual(value, i % 2 ? `text ${i}` : new Uint8Array([i & 0xff, i >> 8]))
   }
-  t.is(server.received.length, 200)
+  t.is(server.messages.length, 200)
   wss.close()
 })
 
@@ -405,19 +379,21 @@ test('releasing the reader lock with a read pending rejects that read with a Typ
 })
 
 test('releasing the writer lock with an 8 MiB write pending: the write still completes and a new writer’s message follows it', async (t) => {
-  const peer = await startRawWebSocketServer(t, { collect: false })
+  const peer = await startRawWebSocketServer(t, { read: false })
   const wss = new WebSocketStream(peer.url)
   t.teardown(() => wss.close())
   const { socket } = await peer.connection()
   const { writable } = await withTimeout(wss.opened, 5000, 'opened')
   const writer = writable.getWriter()
   const big = observed(writer.write(new Uint8Array(8 * MiB).fill(7)))
+  // Filling the socket buffers announces nothing: give the write 200 ms to
+  // go as far as the server, which does not read yet, lets it.
   await delay(200)
   writer.releaseLock()
   t.true((await rejectionOf(writer.closed, 5000)) instanceof TypeError, 'the released writer is done')
   const next = writable.getWriter()
   const after = next.write('after the release')
-  const frames = collectFrames(socket)
+  const frames = readFrames(socket)
   await withTimeout(big, 10_000, 'the 8 MiB write once the server reads')
   await withTimeout(after, 10_000, 'the next write')
   const text = await frames.waitFor((frame) => frame.opcode === OPCODE.TEXT, 10_000, 'the text message')
@@ -442,17 +418,19 @@ test('cancel() with reads pending resolves them with done and closes the connect
 })
 
 test('writer.abort() with a write pending against a server that does not read resolves at once and ends the connection', async (t) => {
-  const peer = await startRawWebSocketServer(t, { collect: false })
+  const peer = await startRawWebSocketServer(t, { read: false })
   const wss = new WebSocketStream(peer.url)
   t.teardown(() => wss.close())
   await peer.connection()
   const { writable } = await withTimeout(wss.opened, 5000, 'opened')
   const writer = writable.getWriter()
   const big = observed(writer.write(new Uint8Array(8 * MiB)))
+  // Filling the socket buffers announces nothing: give the write 300 ms to
+  // go as far as the server, which does not read, lets it.
   await delay(300)
   const since = performance.now()
   const abort = await standing(writer.abort(new WebSocketError('', { closeCode: 4003 })), 2000)
-  t.is(abort.status, 'fulfilled', `abort() is ${abort.status} after 2 s (DESIGN.md: abort() resolves at once)`)
+  t.is(abort.status, 'fulfilled', `abort() is ${abort.status} after 2 s ("close using reason" does not wait for the closing handshake)`)
   // Our Close waits behind the 8 MiB the server never takes: the close timeout ends it.
   const closed = await standing(wss.closed, 10_000)
   t.is(closed.status, 'rejected', `closed is ${closed.status} 12 s after abort(): an unclean close was due`)
@@ -468,7 +446,7 @@ test('readable.pipeTo(its own writable) through an echo server, stopped by an Ab
   seed.releaseLock()
   const controller = new AbortController()
   const piping = observed(readable.pipeTo(writable, { signal: controller.signal }))
-  await eventually(() => server.received.length > 50, 10_000, 'the message to go round 50 times')
+  await server.until(() => server.messages.length > 50, 10_000, 'the message to go round 50 times')
   const reason = new Error('enough')
   controller.abort(reason)
   t.is(await rejectionOf(piping, 5000), reason, 'pipeTo rejects with the abort reason')
@@ -503,7 +481,7 @@ test('a chunk whose toString calls close(): the write resolves, its text is neve
   t.is(await withTimeout(writer.write(reentrant), 5000, 'the re-entrant write'), undefined)
   t.deepEqual(await withTimeout(wss.closed, 5000, 'closed'), { closeCode: 4004, reason: 'from toString' })
   t.deepEqual(
-    server.received.map(([, data]) => data.toString()),
+    server.messages.map(({ data }) => data.toString()),
     ['before'],
     'only the message before close() reached the server',
   )
@@ -589,5 +567,5 @@ test('every stream method on a cleanly closed connection settles at once: reads 
   t.deepEqual(await withTimeout(readable.getReader().read(), 5000, 'a new reader'), { value: undefined, done: true })
   t.is(await rejectionOf(writable.getWriter().write('x'), 5000), writeError, 'a new writer sees the same error')
   t.notThrows(() => wss.close())
-  t.is(server.received.length, 0, 'nothing was sent after close()')
+  t.is(server.messages.length, 0, 'nothing was sent after close()')
 })

@@ -1,44 +1,27 @@
-// Floods (DESIGN.md "Data path and backpressure": the inbound queue is
-// bounded and the socket is not read while it is full, pings included; the
-// outbound queue is bounded and a write resolves only when the socket took
-// the bytes; auto-pong answers pings without the application). The client
+// Floods (docs/design.md "Reading and backpressure": the inbound queue is
+// bounded and the socket is not read while it is full, pings included, and
+// pongs obey backpressure; "Writing and the write bound": a write resolves
+// only when the bytes queued in user space are under the bound). The client
 // runs in a child process (fixtures/flood-client.mjs) so its RSS is its own;
 // the server here floods it with pings and data, reads or never reads, then
 // lets the client finish and checks that nothing was lost or reordered.
 import test from 'ava'
 import { setTimeout as delay } from 'node:timers/promises'
 import {
-  acceptHandshake,
   closeFrame,
   encodeFrame,
-  FrameParser,
   OPCODE,
-  parseClose,
+  parseCloseBody,
+  readFrames,
+  startRawWebSocketServer,
   textFrame,
-} from '../helpers/raw-frames.mjs'
-import { startRawServer } from '../helpers/servers.mjs'
-import { withTimeout } from '../helpers/timeout.mjs'
+} from '../helpers/raw-server.mjs'
+import { withTimeout } from '../helpers/settle.mjs'
 import { nodeChild } from './support/child.mjs'
 import { MiB } from './support/checks.mjs'
 
 const FLOOD_MS = 3000
 const mib = (bytes) => `${(bytes / MiB).toFixed(1)} MiB`
-
-/** A raw server handing out each client's socket after the handshake, left paused. */
-async function floodServer(t) {
-  const waiting = []
-  const server = await startRawServer((socket) => {
-    acceptHandshake(socket).then(
-      () => waiting.shift()?.(socket),
-      () => socket.destroy(),
-    )
-  })
-  t.teardown(() => server.close())
-  return {
-    url: server.url,
-    next: () => withTimeout(new Promise((resolve) => waiting.push(resolve)), 10_000, 'the client to connect'),
-  }
-}
 
 function pingPayload(sequence) {
   const payload = Buffer.alloc(125, 0x70)
@@ -77,6 +60,8 @@ function dataMessage(sequence) {
  * took.
  */
 function pump(socket, next) {
+  let stopNow
+  const stopped = new Promise((resolve) => (stopNow = resolve))
   const state = { running: true, flushed: 0, written: 0 }
   state.done = (async () => {
     while (state.running && !socket.destroyed) {
@@ -86,20 +71,13 @@ function pump(socket, next) {
         if (!error) state.flushed += chunk.length
       })
       if (!fits) {
-        await new Promise((resolve) => {
-          const wake = () => {
-            socket.off('drain', wake)
-            socket.off('close', wake)
-            clearInterval(timer)
-            resolve()
-          }
-          // Also wake now and then to notice stop().
-          const timer = setInterval(() => {
-            if (!state.running) wake()
-          }, 50)
-          socket.once('drain', wake)
-          socket.once('close', wake)
-        })
+        let wake
+        const drained = new Promise((resolve) => (wake = resolve))
+        socket.on('drain', wake)
+        socket.on('close', wake)
+        await Promise.race([drained, stopped])
+        socket.off('drain', wake)
+        socket.off('close', wake)
       } else {
         await new Promise((resolve) => setImmediate(resolve))
       }
@@ -107,6 +85,7 @@ function pump(socket, next) {
   })()
   state.stop = () => {
     state.running = false
+    stopNow()
     return state.done
   }
   return state
@@ -121,7 +100,6 @@ function pump(socket, next) {
  * `predicate`.
  */
 function readClient(socket) {
-  const parser = new FrameParser()
   const state = {
     pongs: 0,
     disorderedPongs: 0,
@@ -131,14 +109,10 @@ function readClient(socket) {
     brokenData: 0,
     unmasked: 0,
     close: null,
-    ended: false,
   }
-  const waiters = new Set()
-  const check = () => {
-    for (const waiter of waiters) waiter()
-  }
-  socket.on('data', (chunk) => {
-    for (const frame of parser.push(chunk)) {
+  const frames = readFrames(socket, {
+    keep: false,
+    onFrame(frame) {
       if (!frame.masked) state.unmasked++
       if (frame.opcode === OPCODE.PONG) {
         state.pongs++
@@ -153,47 +127,21 @@ function readClient(socket) {
         if (!intact) state.brokenData++
         state.data++
       } else if (frame.opcode === OPCODE.CLOSE) {
-        state.close = parseClose(frame.payload)
+        state.close = parseCloseBody(frame.payload)
       }
-    }
-    check()
+    },
   })
-  const end = () => {
-    state.ended = true
-    check()
-  }
-  socket.on('end', end)
-  socket.on('close', end)
-  socket.resume()
-  state.until = (predicate, ms, label) =>
-    withTimeout(
-      new Promise((resolve, reject) => {
-        const waiter = () => {
-          if (predicate(state)) {
-            waiters.delete(waiter)
-            resolve(state)
-          } else if (state.ended) {
-            waiters.delete(waiter)
-            reject(new Error(`the client closed TCP before ${label}`))
-          }
-        }
-        waiters.add(waiter)
-        waiter()
-      }),
-      ms,
-      label,
-    )
+  state.until = (predicate, ms, label) => frames.until(() => predicate(state), ms, label)
   return state
 }
 
 /** Starts the flood client; resolves once it has connected, with the child and the server-side socket. */
 async function startClient(t, server, { write, readAfter }) {
-  const connection = server.next()
   const client = nodeChild(t, 'flood-client.mjs', [server.url, String(FLOOD_MS), write ? '1' : '0', readAfter ? '1' : '0'], {
     nodeArgs: ['--expose-gc'],
     killAfterMs: 90_000,
   })
-  const socket = await connection
+  const { socket } = await server.connection()
   return { client, socket }
 }
 
@@ -220,7 +168,7 @@ async function finish(t, client, socket, reading) {
 const lastPong = (reading, ms = 20_000) => reading.until((state) => state.lastPing, ms, 'the pong for the last ping')
 
 test.serial('a ping flood while the application does not read: every pong answers a ping in order, RSS stays flat', async (t) => {
-  const server = await floodServer(t)
+  const server = await startRawWebSocketServer(t, { read: false })
   const { client, socket } = await startClient(t, server, { write: false, readAfter: true })
   const reading = readClient(socket)
   const pings = pingFlood(socket)
@@ -241,7 +189,7 @@ test.serial('a ping flood while the application does not read: every pong answer
 })
 
 test.serial('a data flood with pings while the application does not read: the server is held back, RSS stays flat, then every message and the last ping get through', async (t) => {
-  const server = await floodServer(t)
+  const server = await startRawWebSocketServer(t, { read: false })
   const { client, socket } = await startClient(t, server, { write: false, readAfter: true })
   const reading = readClient(socket)
   let messages = 0
@@ -254,6 +202,7 @@ test.serial('a data flood with pings while the application does not read: the se
   })
   const floodPhase = await waitPhase(client, 'flood')
   const flushedAtEnd = flood.flushed
+  // What is measured is time passing: how much more the kernel takes in 500 ms.
   await delay(500)
   const flushedLater = flood.flushed
   await flood.stop()
@@ -274,7 +223,7 @@ test.serial('a data flood with pings while the application does not read: the se
 })
 
 test.serial('a server that never reads our data: writes wait, RSS stays flat, and once it reads every resolved write arrives intact and in order', async (t) => {
-  const server = await floodServer(t)
+  const server = await startRawWebSocketServer(t, { read: false })
   const { client, socket } = await startClient(t, server, { write: true, readAfter: false })
   // The socket stays paused: the server reads nothing for the whole run.
   const flood = await waitPhase(client, 'flood')
@@ -292,7 +241,7 @@ test.serial('a server that never reads our data: writes wait, RSS stays flat, an
 })
 
 test.serial('a server that floods pings and never reads our pongs: client RSS stays flat (pongs obey backpressure), and the last ping is answered once it reads', async (t) => {
-  const server = await floodServer(t)
+  const server = await startRawWebSocketServer(t, { read: false })
   // readAfter keeps the application from closing (a Close of ours would end
   // the pongs) until the server has checked the answer to its last ping.
   const { client, socket } = await startClient(t, server, { write: false, readAfter: true })

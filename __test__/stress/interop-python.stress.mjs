@@ -1,23 +1,26 @@
 // Interop with an independent server: Python's `websockets` package
 // (fixtures/python-server.py, started with python3). The core behaviours of
-// SPEC.md and DESIGN.md against a peer that is not `ws`: echo of both kinds,
-// fragmented messages reassembled, close codes and reasons both ways,
-// subprotocol selection, pings (explicit and keepalive) answered, and
-// websockets' own size limit ending the connection with 1009.
+// the draft (whatwg/websockets#48) and of docs/design.md against a peer that
+// is not `ws`: echo of both kinds, fragmented messages reassembled, close
+// codes and reasons both ways, subprotocol selection, pings (explicit and
+// keepalive) answered, and websockets' own size limit ending the connection
+// with 1009.
 import test from 'ava'
-import { WebSocketStream, WebSocketError } from '../../index.mjs'
-import { withTimeout } from '../helpers/timeout.mjs'
+import { WebSocketError } from '../../index.mjs'
+import { withTimeout } from '../helpers/settle.mjs'
+import { openedClientFor as openStream } from '../helpers/fixtures.mjs'
 import { fixture, spawnChild } from './support/child.mjs'
-import { MiB, openStream, standing } from './support/checks.mjs'
+import { MiB, standing } from './support/checks.mjs'
 
 // .ci/run installs websockets into a virtual environment and names its
 // interpreter here; otherwise python3 must have websockets installed.
 const python = process.env.WEBSOCKETSTREAM_TEST_PYTHON || 'python3'
 
-async function pythonServer(t) {
-  const server = spawnChild(t, python, [fixture('python-server.py')], { killAfterMs: 120_000 })
+/** Starts the server with `args`; resolves the child (see spawnChild) with its `url`. */
+async function pythonServer(t, args = []) {
+  const server = spawnChild(t, python, [fixture('python-server.py'), ...args], { killAfterMs: 120_000 })
   const [, port] = await server.waitFor(/^PORT (\d+)$/m, 15_000)
-  return { url: `ws://127.0.0.1:${port}/` }
+  return { ...server, url: `ws://127.0.0.1:${port}/` }
 }
 
 const read = (reader, label = 'read') => withTimeout(reader.read(), 10_000, label)
@@ -103,14 +106,37 @@ test("subprotocols: websockets selects by its own preference among ours; with no
   t.is(both.extensions, '', 'no extension negotiated (websockets offers deflate only when asked)')
 })
 
-test('20 pings from websockets are answered with matching pongs while the application does not read', async (t) => {
-  const { url } = await pythonServer(t)
-  const { wss, readable } = await openStream(t, `${url}ping`)
-  // Nothing is read until websockets has had all its pongs (it waits for each).
-  await new Promise((resolve) => setTimeout(resolve, 1500))
+// The client reads its socket, and so answers pings, while less than 1 MiB of
+// received messages waits for the application (INBOUND_QUEUE_BYTES in
+// src/limits.rs), whether or not the application reads. Past that bound it
+// stops reading the socket: a ping behind the data is not even seen until the
+// application reads and makes room (docs/design.md "Reading and
+// backpressure"). So: pongs for every ping that arrives while the
+// application does not read, up to the point the queue is full; then the
+// ping waits with the data, and is answered once the application reads.
+test('pings are answered while the application does not read, until its unread messages fill the 1 MiB queue; the ping held then is answered once it reads', async (t) => {
+  // Without keepalive: its pings would time out while the client holds data back.
+  const server = await pythonServer(t, ['--no-keepalive'])
+  const { wss, readable } = await openStream(t, `${server.url}ping`)
+  // The application reads nothing until the server has found the ping held back.
+  const [, answered, sent] = (await server.waitFor(/^UNREAD answered=(\d+) sent=(\d+)$/m, 60_000)).map(Number)
+  const size = 64 << 10
+  t.log(`${answered} pings answered while ${(answered * size) / MiB} MiB waited unread; the ping after message ${sent} was held`)
+  // Pings 1 to 15 each followed 64 KiB more unread data, 960 KiB at the
+  // most: the socket was still being read, so all of them got their pongs.
+  t.true(answered >= 15, `pongs for ${answered} pings while less than 1 MiB was unread`)
+  // Then the queue filled (one message in the readable's own queue, the one
+  // crossing the bound taken whole) and a ping went unanswered: the pongs
+  // above were answered with the queue all but full.
+  t.true(answered < sent, 'a ping was held once the queue was full')
+  t.true(sent * size <= MiB + 2 * size, `the client stopped reading after ${(sent * size) / MiB} MiB`)
   const reader = readable.getReader()
-  for (let i = 0; i < 3; i++) t.is((await read(reader)).value, `before pings ${i}`)
-  t.is((await read(reader)).value, 'pongs 20', 'every ping got its pong')
+  for (let i = 0; i < sent; i++) {
+    const { value } = await read(reader, `message ${i}`)
+    t.is(value.byteLength, size)
+    t.is(new DataView(value.buffer, value.byteOffset).getUint32(0), i, `message ${i} in order`)
+  }
+  t.is((await read(reader)).value, 'held ping answered', 'reading made room, and the held ping was answered')
   wss.close()
   t.deepEqual(await withTimeout(wss.closed, 10_000, 'closed'), { closeCode: 1005, reason: '' })
 })
@@ -133,7 +159,7 @@ test("a message over websockets' max_size (8 MiB) ends the connection with its 1
   t.not(closed.status, 'pending', 'closed settles')
   // Resolved if our write had gone out before websockets' Close arrived,
   // rejected with a WebSocketError carrying 1009 if it was still pending
-  // (DESIGN.md: a write pending when the server's Close arrives).
+  // (docs/design.md "Closing": a write pending when the server's Close arrives).
   if (closed.status === 'fulfilled') {
     t.is(closed.value.closeCode, 1009)
   } else {

@@ -1,13 +1,14 @@
-// Lifecycle and leaks (DESIGN.md "Decisions": small per-connection buffers,
-// an open connection keeps the process alive and nothing native does once it
-// closed, works in worker_threads and survives a worker terminated
-// mid-connection; TOOLCHAIN.md "Traps": worker termination, sockets left
-// behind). Every scenario runs in a child process: its descriptors and RSS
-// are its own, a native crash shows as a signal, and a leaked handle shows as
-// a process that does not end.
+// Lifecycle and leaks (docs/design.md "Threads and what each owns": what
+// keeps a session and the process alive, a collected stream ending its
+// connection; "Decisions where the draft is silent": an open connection
+// keeps the process alive and nothing native does once it closed; "Limits":
+// small per-connection buffers; worker_threads, and workers terminated
+// mid-connection, leave no socket behind). Every scenario runs in a child
+// process: its descriptors and RSS are its own, a native crash shows as a
+// signal, and a leaked handle shows as a process that does not end.
 import test from 'ava'
 import { fileURLToPath } from 'node:url'
-import { withTimeout } from '../helpers/timeout.mjs'
+import { withTimeout } from '../helpers/settle.mjs'
 import { nodeChild, serverChild, spawnChild } from './support/child.mjs'
 import { MiB } from './support/checks.mjs'
 import { refusedPort } from '../helpers/servers.mjs'
@@ -117,7 +118,7 @@ test('a worker terminated with a write pending to a server that does not read le
   const result = phase(child, 'result')
   t.is(result.ready, 'ready')
   t.is(result.socketsWhileHeld, result.socketsBefore + 1, 'the worker held one socket')
-  t.is(result.socketsAfter, result.socketsBefore, `2 s after terminate(): ${result.socketsAfter - result.socketsBefore} socket(s) left`)
+  t.is(result.socketsAfter, result.socketsBefore, `2 s after terminate(): ${result.socketsAfter - result.socketsBefore} socket(s) still open`)
 })
 
 test('under plain node, a script exits by itself right after its last connection closes, whatever ended the others', async (t) => {

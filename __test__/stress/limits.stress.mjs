@@ -1,41 +1,28 @@
 // Limits and the protocol violations __test__/violations.spec.mjs and
-// node-options.spec.mjs leave out (RFC 6455 §5.2, §5.5, §7.4; DESIGN.md
-// "Decisions": max message 64 MiB, max frame 16 MiB, close 1009 when
-// exceeded; a violation sends Close 1002, drops TCP and rejects closed with
-// 1006; a received Close is a violation only for the codes listed there).
-// Headers that announce absurd lengths must fail at the header: nothing is
-// reserved for them and no payload is awaited.
+// node-options.spec.mjs leave out (RFC 6455 §5.2, §5.5, §7.4; docs/design.md
+// "Limits": max message 64 MiB, max frame 16 MiB, close 1009 when exceeded;
+// "Closing": a violation sends Close 1002, drops TCP and rejects closed with
+// 1006; "Known gaps": close code 1014). Headers that announce absurd
+// lengths must fail at the header: nothing is reserved for them and no
+// payload is awaited.
 import test from 'ava'
 import { WebSocketStream, WebSocketError } from '../../index.mjs'
 import {
-  closeBody,
   closeFrame,
+  encodeCloseBody,
   encodeFrame,
+  frameHeader,
   OPCODE,
   startRawWebSocketServer,
   textFrame,
-} from '../helpers/raw-frames.mjs'
-import { rejectionOf } from '../helpers/settle.mjs'
-import { withTimeout } from '../helpers/timeout.mjs'
-import { assertWebSocketError, MiB, ms } from './support/checks.mjs'
+} from '../helpers/raw-server.mjs'
+import { rejectionOf, withTimeout } from '../helpers/settle.mjs'
+import { assertWebSocketError } from '../helpers/errors.mjs'
+import { wsServerFor } from '../helpers/fixtures.mjs'
+import { MiB, ms } from './support/checks.mjs'
 
-/** A frame header alone: FIN, `opcode`, and the 64-bit length form announcing `length` (a BigInt). */
-function header64(opcode, length) {
-  const header = Buffer.alloc(10)
-  header[0] = 0x80 | opcode
-  header[1] = 127
-  header.writeBigUInt64BE(length, 2)
-  return header
-}
-
-/** A header with the 16-bit length form. */
-function header16(opcode, length) {
-  const header = Buffer.alloc(4)
-  header[0] = 0x80 | opcode
-  header[1] = 126
-  header.writeUInt16BE(length, 2)
-  return header
-}
+/** A frame header alone, announcing `length` bytes that never come. */
+const header = (opcode, length) => frameHeader({ opcode, length })
 
 /**
  * Connects (with `options`) to a raw server, has it write `bytes` (a Buffer or
@@ -62,9 +49,9 @@ async function assertFailure(t, bytes, codes, { options, messagePattern, maxRssG
   t.true(sent.frame.masked, "the client's Close is masked")
   t.true(codes.includes(sent.code), `the client sends Close ${codes.join(' or ')} (sent ${sent.code})`)
   await withTimeout(frames.ended, 10_000, 'the client drops TCP')
-  const error = await rejectionOf(wss.closed, 10_000)
+  const error = await rejectionOf(wss.closed, 10_000, 'closed')
   const elapsed = performance.now() - since
-  assertWebSocketError(t, error, 1006, 'closed')
+  assertWebSocketError(t, error, { closeCode: 1006 }, 'closed')
   if (messagePattern) t.regex(error.message, messagePattern)
   t.is(await rejectionOf(pendingRead, 5000), error, 'the pending read rejects with the closed error')
   const grown = process.memoryUsage().rss - rssBefore
@@ -76,37 +63,37 @@ const SIZE = /size|too (long|big|large)/i
 
 test.serial('a frame header announcing 2^63 bytes: Close 1009 at once, nothing reserved, closed 1006', async (t) => {
   // 2^63 also has the most significant bit set, which RFC 6455 forbids: 1002 would do too.
-  const elapsed = await assertFailure(t, header64(OPCODE.BINARY, 2n ** 63n), [1009, 1002])
+  const elapsed = await assertFailure(t, header(OPCODE.BINARY, 2n ** 63n), [1009, 1002])
   t.log(`failed ${ms(elapsed)} after the header`)
 })
 
 test.serial('a frame header announcing 2^63 - 1 bytes: Close 1009 at once, closed 1006', async (t) => {
-  await assertFailure(t, header64(OPCODE.BINARY, 2n ** 63n - 1n), [1009], { messagePattern: SIZE })
+  await assertFailure(t, header(OPCODE.BINARY, 2n ** 63n - 1n), [1009], { messagePattern: SIZE })
 })
 
 test.serial('a frame header announcing 2^64 - 1 bytes: Close 1009 or 1002 at once, closed 1006', async (t) => {
-  await assertFailure(t, header64(OPCODE.TEXT, 2n ** 64n - 1n), [1009, 1002])
+  await assertFailure(t, header(OPCODE.TEXT, 2n ** 64n - 1n), [1009, 1002])
 })
 
 test.serial('a 2^63-byte header with a maxMessageSize of 4 GiB - 1 still fails at the header', async (t) => {
-  await assertFailure(t, header64(OPCODE.BINARY, 2n ** 63n), [1009, 1002], { options: { maxMessageSize: 2 ** 32 - 1 } })
+  await assertFailure(t, header(OPCODE.BINARY, 2n ** 63n), [1009, 1002], { options: { maxMessageSize: 2 ** 32 - 1 } })
 })
 
 test.serial('a frame header one byte over the 16 MiB frame limit fails at the header, before any payload', async (t) => {
-  await assertFailure(t, header64(OPCODE.BINARY, BigInt(16 * MiB + 1)), [1009], {
+  await assertFailure(t, header(OPCODE.BINARY, BigInt(16 * MiB + 1)), [1009], {
     options: { maxMessageSize: 2 ** 32 - 1 },
     messagePattern: SIZE,
   })
 })
 
 test.serial('a frame header one byte over maxMessageSize fails at the header, before any payload', async (t) => {
-  await assertFailure(t, header16(OPCODE.BINARY, 1001), [1009], { options: { maxMessageSize: 1000 }, messagePattern: SIZE })
+  await assertFailure(t, header(OPCODE.BINARY, 1001), [1009], { options: { maxMessageSize: 1000 }, messagePattern: SIZE })
 })
 
 test.serial('a continuation header announcing 2^40 bytes in the middle of a message fails at the header', async (t) => {
   const bytes = Buffer.concat([
     encodeFrame({ opcode: OPCODE.BINARY, payload: Buffer.alloc(600), fin: false }),
-    header64(OPCODE.CONTINUATION, 2n ** 40n),
+    header(OPCODE.CONTINUATION, 2n ** 40n),
   ])
   await assertFailure(t, bytes, [1009], { messagePattern: SIZE })
 })
@@ -174,7 +161,7 @@ test.serial('a message over the default 64 MiB limit in 1 MiB fragments: Close 1
 // --- control frames over 125 bytes ---------------------------------------------
 
 test('a Close frame with a 126-byte payload (a 124-byte reason): Close 1002, closed 1006', async (t) => {
-  await assertFailure(t, encodeFrame({ opcode: OPCODE.CLOSE, payload: closeBody(4000, 'r'.repeat(124)) }), [1002])
+  await assertFailure(t, encodeFrame({ opcode: OPCODE.CLOSE, payload: encodeCloseBody(4000, 'r'.repeat(124)) }), [1002])
 })
 
 test('a Pong frame with a 126-byte payload: Close 1002, closed 1006', async (t) => {
@@ -182,7 +169,7 @@ test('a Pong frame with a 126-byte payload: Close 1002, closed 1006', async (t) 
 })
 
 test.serial('a Ping announcing 2^63 bytes: Close 1002 or 1009 at once, closed 1006', async (t) => {
-  await assertFailure(t, header64(OPCODE.PING, 2n ** 63n), [1002, 1009])
+  await assertFailure(t, header(OPCODE.PING, 2n ** 63n), [1002, 1009])
 })
 
 // --- close codes on the wire: the allowed ones around the forbidden ranges ----------
@@ -223,7 +210,7 @@ test('a Close with a reason of exactly 123 bytes (a 125-byte payload) is a clean
 })
 
 test.serial('after 200 connections failed by oversized headers the process is healthy: a normal connection still echoes', async (t) => {
-  const peer = await startRawWebSocketServer(t, { collect: false })
+  const peer = await startRawWebSocketServer(t, { read: false })
   const rssBefore = process.memoryUsage().rss
   const outcomes = await Promise.all(
     Array.from({ length: 200 }, async (_, i) => {
@@ -231,16 +218,14 @@ test.serial('after 200 connections failed by oversized headers the process is he
       const { socket } = await peer.connection()
       socket.resume()
       await withTimeout(wss.opened, 10_000, 'opened')
-      socket.write(header64(i % 2 ? OPCODE.TEXT : OPCODE.BINARY, 2n ** 62n + BigInt(i)))
+      socket.write(header(i % 2 ? OPCODE.TEXT : OPCODE.BINARY, 2n ** 62n + BigInt(i)))
       return rejectionOf(wss.closed, 10_000)
     }),
   )
   for (const error of outcomes) t.true(error instanceof WebSocketError && error.closeCode === 1006)
   const grown = process.memoryUsage().rss - rssBefore
   t.true(grown < 64 * MiB, `RSS grew by ${(grown / MiB).toFixed(1)} MiB over 200 failures`)
-  const { startWsServer } = await import('../helpers/servers.mjs')
-  const echo = await startWsServer()
-  t.teardown(() => echo.close())
+  const echo = await wsServerFor(t)
   const wss = new WebSocketStream(echo.url)
   const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
   await writable.getWriter().write('still fine')

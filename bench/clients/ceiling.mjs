@@ -5,7 +5,8 @@
 // Uint8Array the reader owns; a write's bytes out of the caller's hands). So
 // no WebSocketStream can be faster than this on the same Node.
 //
-// It mimics websocketstream's documented shape (DESIGN.md, "Data path"):
+// It mimics websocketstream's documented shape (docs/design.md, "Reading and
+// backpressure", "JS-thread fast paths"):
 // readable and writable with highWaterMark 1, each pull enqueues a batch of
 // messages, binary chunks are `Uint8Array.prototype.slice`s of one batch
 // buffer, text is decoded from a Buffer view of it. A batch is at most 256

@@ -1,28 +1,7 @@
-// Assertions and small tools shared by the stress files.
+// Small tools shared by the stress files and their child processes: promise
+// outcomes that never throw, descriptor counts, and figures for logs.
 import { readdirSync, readlinkSync } from 'node:fs'
-import { WebSocketStream, WebSocketError } from '../../../index.mjs'
-import { withTimeout } from '../../helpers/timeout.mjs'
-
-/** An unclean-close WebSocketError as SPEC.md §1.10 describes it. */
-export function assertWebSocketError(t, error, closeCode, label = 'error') {
-  t.true(error instanceof WebSocketError, `${label} is a WebSocketError (got ${error?.name}: ${error?.message})`)
-  t.true(error instanceof DOMException, `${label} is a DOMException`)
-  t.is(error?.name, 'WebSocketError', `${label}.name`)
-  t.is(error?.closeCode, closeCode, `${label}.closeCode`)
-  t.not(error?.message, '', `${label} has a message naming the cause`)
-}
-
-/** Opens a connection, closed (quietly) at teardown. */
-export async function openStream(t, url, options, ms = 10_000) {
-  const wss = new WebSocketStream(url, options)
-  t.teardown(() => {
-    try {
-      wss.close()
-    } catch {}
-  })
-  const info = await withTimeout(wss.opened, ms, `opened ${url}`)
-  return { wss, ...info }
-}
+import { withTimeout } from '../../helpers/settle.mjs'
 
 /** A promise that is observed at once (no unhandled rejection), for asserting later. */
 export function observed(promise) {
@@ -91,11 +70,19 @@ export async function standing(promise, ms) {
   }
 }
 
-/** Polls `predicate` every 10 ms until it holds; rejects after `ms`. */
-export async function eventually(predicate, ms, label) {
-  const deadline = performance.now() + ms
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms: ${label}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+/**
+ * How `promise` settled and how long it took from `since` (performance.now()),
+ * never rejecting: { status: 'fulfilled' | 'rejected', value | reason, ms }.
+ * Fails (rejects) only if it is still pending after `ms`.
+ */
+export async function settlement(promise, ms, label, since = performance.now()) {
+  const outcome = await withTimeout(
+    promise.then(
+      (value) => ({ status: 'fulfilled', value }),
+      (reason) => ({ status: 'rejected', reason }),
+    ),
+    ms,
+    label,
+  )
+  return { ...outcome, ms: performance.now() - since }
 }

@@ -4,8 +4,7 @@
 // blocking it.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { setTimeout as delay } from 'node:timers/promises'
-import { withTimeout } from '../../helpers/timeout.mjs'
+import { withTimeout } from '../../helpers/settle.mjs'
 
 export const fixture = (name) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))
 
@@ -47,18 +46,21 @@ export function spawnChild(t, command, args, { killAfterMs = 120_000, env, cwd }
     exited,
     running,
     /** Resolves the first stdout line matching `pattern` (a RegExp), as its match. */
-    async waitFor(pattern, ms = 10_000) {
+    waitFor(pattern, ms = 10_000) {
       return withTimeout(
-        (async () => {
-          for (;;) {
+        new Promise((resolve, reject) => {
+          const check = () => {
             const match = pattern.exec(output.stdout)
-            if (match) return match
-            if (!running()) {
-              throw new Error(`the child exited before printing ${pattern}: ${output.stderr}`)
-            }
-            await delay(5)
+            if (match === null) return
+            child.stdout.off('data', check)
+            resolve(match)
           }
-        })(),
+          child.stdout.on('data', check)
+          // 'close' comes after the last output, unlike 'exit'.
+          child.once('close', () => reject(new Error(`the child exited before printing ${pattern}: ${output.stderr}`)))
+          child.once('error', reject)
+          check()
+        }),
         ms,
         `child output ${pattern}`,
       )
@@ -83,21 +85,4 @@ export async function serverChild(t, mode, { args = [], ...options } = {}) {
   const server = nodeChild(t, 'server.mjs', [mode, ...args], options)
   const [, port] = await server.waitFor(/^PORT (\d+)$/m, 10_000)
   return { ...server, port: Number(port), url: `ws://127.0.0.1:${port}/` }
-}
-
-/**
- * How `promise` settled and how long it took from `since` (performance.now()),
- * never rejecting: { status: 'fulfilled' | 'rejected', value | reason, ms }.
- * Fails (rejects) only if it is still pending after `ms`.
- */
-export async function settlement(promise, ms, label, since = performance.now()) {
-  const outcome = await withTimeout(
-    promise.then(
-      (value) => ({ status: 'fulfilled', value }),
-      (reason) => ({ status: 'rejected', reason }),
-    ),
-    ms,
-    label,
-  )
-  return { ...outcome, ms: performance.now() - since }
 }
