@@ -35,16 +35,23 @@ pub struct OutboundQueue {
     in_flight_bytes: usize,
     /// JS waits for the bound to be met again.
     js_waiting: bool,
-    /// Messages are accepted until the closing handshake starts or the connection ends.
-    accepting: bool,
-    close: CloseRequest,
+    intake: Intake,
 }
 
-/// A Close requested by JS goes out after every message queued before it.
-enum CloseRequest {
-    None,
-    Queued(Option<CloseFrame>),
-    HandedOver,
+/// What the queue takes from JS. Each change is one method below, named for
+/// its trigger: `request_close` (JS), `take_close` and `stop_accepting` (the
+/// task).
+enum Intake {
+    /// Messages are accepted.
+    Accepting,
+    /// JS asked to close: later messages are refused, and the Close goes out
+    /// after every message queued before it.
+    CloseRequested(Option<CloseFrame>),
+    /// The task handed the Close to the encoder.
+    CloseTaken,
+    /// The server closed or broke the protocol, or the connection ended:
+    /// nothing more goes out, and a Close requested now has no handshake to start.
+    Stopped,
 }
 
 impl Default for OutboundQueue {
@@ -54,8 +61,7 @@ impl Default for OutboundQueue {
             queued_bytes: 0,
             in_flight_bytes: 0,
             js_waiting: false,
-            accepting: true,
-            close: CloseRequest::None,
+            intake: Intake::Accepting,
         }
     }
 }
@@ -82,7 +88,7 @@ impl OutboundQueue {
     }
 
     pub fn push(&mut self, message: Message) -> SendStatus {
-        if !self.accepting || !matches!(self.close, CloseRequest::None) {
+        if !matches!(self.intake, Intake::Accepting) {
             return SendStatus::Refused;
         }
         let size = wire_len(message.len());
@@ -96,17 +102,18 @@ impl OutboundQueue {
         }
     }
 
-    /// Records a Close from JS; false if one was already requested.
+    /// Records a Close from JS; false if the task need not hear of it (one
+    /// was already requested, or sending has stopped).
     pub fn request_close(&mut self, frame: Option<CloseFrame>) -> bool {
-        if !matches!(self.close, CloseRequest::None) {
+        if !matches!(self.intake, Intake::Accepting) {
             return false;
         }
-        self.close = CloseRequest::Queued(frame);
+        self.intake = Intake::CloseRequested(frame);
         true
     }
 
     pub fn close_requested(&self) -> bool {
-        !matches!(self.close, CloseRequest::None)
+        matches!(self.intake, Intake::CloseRequested(_) | Intake::CloseTaken)
     }
 
     /// Moves every queued message into `batch` (which the task empties before
@@ -126,10 +133,10 @@ impl OutboundQueue {
         if !self.messages.is_empty() {
             return None;
         }
-        match std::mem::replace(&mut self.close, CloseRequest::HandedOver) {
-            CloseRequest::Queued(frame) => Some(frame),
+        match std::mem::replace(&mut self.intake, Intake::CloseTaken) {
+            Intake::CloseRequested(frame) => Some(frame),
             unchanged => {
-                self.close = unchanged;
+                self.intake = unchanged;
                 None
             }
         }
@@ -143,7 +150,7 @@ impl OutboundQueue {
     /// The closing handshake started from the server's side or the connection
     /// ended: nothing more goes out, and waiting JS writes are never released.
     pub fn stop_accepting(&mut self) {
-        self.accepting = false;
+        self.intake = Intake::Stopped;
         self.messages.clear();
         self.queued_bytes = 0;
         self.js_waiting = false;
@@ -151,7 +158,8 @@ impl OutboundQueue {
 
     /// True once when a waiting JS write may resolve.
     pub fn writable_event_due(&mut self) -> bool {
-        if self.js_waiting && self.accepting && self.pending_bytes() <= OUTBOUND_QUEUE_BYTES {
+        let sending = !matches!(self.intake, Intake::Stopped);
+        if self.js_waiting && sending && self.pending_bytes() <= OUTBOUND_QUEUE_BYTES {
             self.js_waiting = false;
             return true;
         }
@@ -302,6 +310,51 @@ mod tests {
         queue.set_in_flight(0);
         assert!(!queue.writable_event_due());
         assert_eq!(queue.push(binary(1)), SendStatus::Refused);
+        assert!(!queue.request_close(None), "no handshake left to start");
+        assert!(queue.take_close().is_none());
+    }
+
+    #[test]
+    fn accounting_releases_a_waiting_write_once_the_socket_took_enough() {
+        let queue = Mutex::new(OutboundQueue::default());
+        let size = wire_len(OUTBOUND_QUEUE_BYTES);
+        assert_eq!(
+            lock(&queue).push(binary(OUTBOUND_QUEUE_BYTES)),
+            SendStatus::MustWait
+        );
+        let mut writes = WriteAccounting::default();
+        assert!(writes.next_message(&queue).is_some());
+        assert!(writes.needs_flush());
+        assert!(writes.next_message(&queue).is_none());
+        // The socket has taken 10 bytes of the frame, then all but the bound.
+        assert!(!writes.writable_event_due(&queue, 10));
+        let all_but_the_bound = (size - OUTBOUND_QUEUE_BYTES) as u64;
+        assert!(writes.writable_event_due(&queue, all_but_the_bound));
+        assert!(!writes.writable_event_due(&queue, size as u64), "once");
+    }
+
+    #[test]
+    fn accounting_hands_over_the_close_after_the_messages_taken() {
+        let queue = Mutex::new(OutboundQueue::default());
+        lock(&queue).push(binary(3));
+        lock(&queue).push(binary(4));
+        lock(&queue).request_close(None);
+        let mut writes = WriteAccounting::default();
+        let lengths: Vec<_> = std::iter::from_fn(|| writes.next_message(&queue))
+            .map(|message| (message.is_close(), message.len()))
+            .collect();
+        assert_eq!(lengths, [(false, 3), (false, 4), (true, 0)]);
+    }
+
+    #[test]
+    fn pongs_pile_up_to_their_bound_until_a_flush() {
+        let mut writes = WriteAccounting::default();
+        writes.pong_queued(PONG_BACKLOG_BYTES / 2);
+        assert!(!writes.pong_backlog_full());
+        writes.pong_queued(PONG_BACKLOG_BYTES / 2);
+        assert!(writes.pong_backlog_full());
+        writes.flushed(0);
+        assert!(!writes.pong_backlog_full());
     }
 
     #[test]
