@@ -12,7 +12,12 @@ import { WebSocketStream, WebSocketError } from '../index.mjs'
 import { closeFrame, readFrames, startRawWebSocketServer, textFrame } from './helpers/raw-server.mjs'
 import { isPending, rejectionOf, withTimeout } from './helpers/settle.mjs'
 import { assertWebSocketError } from './helpers/errors.mjs'
-import { openedClientFor as open, recordingServer, wsServerFor as wsServer } from './helpers/fixtures.mjs'
+import {
+  clientWithStalledWrite,
+  openedClientFor as open,
+  recordingServer,
+  wsServerFor as wsServer,
+} from './helpers/fixtures.mjs'
 
 const read = (reader, label = 'read') => withTimeout(reader.read(), 5000, label)
 const settled = (promise, label, ms = 10_000) => withTimeout(promise, ms, label)
@@ -289,17 +294,7 @@ test('a server that never answers our Close: after about 5 s closed rejects with
 })
 
 test("a write pending when the server's Close arrives rejects with InvalidStateError; closed rejects with the server's code", async (t) => {
-  // A server that does not read, so an 8 MiB write stays pending.
-  const peer = await startRawWebSocketServer(t, { read: false })
-  const wss = new WebSocketStream(peer.url)
-  const { socket } = await peer.connection()
-  const { writable } = await withTimeout(wss.opened, 5000, 'opened')
-  const writer = writable.getWriter()
-  const pendingWrite = writer.write(new Uint8Array(8 * 1024 * 1024))
-  pendingWrite.catch(() => {})
-  // A write stuck behind full socket buffers announces nothing: what is
-  // checked is that it is still pending after 500 ms without a reader.
-  await delay(500)
+  const { socket, wss, writer, pendingWrite } = await clientWithStalledWrite(t)
   t.true(await isPending(pendingWrite), 'the 8 MiB write is pending while the server does not read')
 
   socket.write(closeFrame(4000, 'bye'))

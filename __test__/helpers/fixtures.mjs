@@ -1,6 +1,8 @@
 // Servers and clients that a spec's teardown ends, whatever state the test
 // left them in.
+import { setTimeout as delay } from 'node:timers/promises'
 import { WebSocketStream } from '../../index.mjs'
+import { startRawWebSocketServer } from './raw-server.mjs'
 import { startRawServer, startWsServer } from './servers.mjs'
 import { withTimeout } from './settle.mjs'
 
@@ -102,4 +104,22 @@ export async function openedClientFor(t, url, options, ms = 10_000) {
   const wss = clientFor(t, url, options)
   const info = await withTimeout(wss.opened, ms, `opened ${url}`)
   return { wss, ...info }
+}
+
+/**
+ * An open client whose 8 MiB write waits for a raw server that does not
+ * read: `{socket, wss, readable, writable, writer, pendingWrite}`, `socket`
+ * being the server's side (paused). The write goes as far as the socket
+ * buffers let it, which nothing announces: it is given `ms` to get there.
+ */
+export async function clientWithStalledWrite(t, ms = 300) {
+  const peer = await startRawWebSocketServer(t, { read: false })
+  const wss = clientFor(t, peer.url)
+  const { socket } = await peer.connection()
+  const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
+  const writer = writable.getWriter()
+  const pendingWrite = writer.write(new Uint8Array(8 << 20))
+  pendingWrite.catch(() => {})
+  await delay(ms)
+  return { socket, wss, readable, writable, writer, pendingWrite }
 }

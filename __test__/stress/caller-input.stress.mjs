@@ -14,7 +14,12 @@ import { WebSocketStream, WebSocketError } from '../../index.mjs'
 import { acceptHandshake, closeFrame, OPCODE, readFrames, startRawWebSocketServer } from '../helpers/raw-server.mjs'
 import { rejectionOf, withTimeout } from '../helpers/settle.mjs'
 import { assertTypeError, thrownBy } from '../helpers/errors.mjs'
-import { openedClientFor as openStream, rawServerFor, recordingServer as echoServer } from '../helpers/fixtures.mjs'
+import {
+  clientWithStalledWrite,
+  openedClientFor as openStream,
+  rawServerFor,
+  recordingServer as echoServer,
+} from '../helpers/fixtures.mjs'
 import { MiB, observed, settlement, standing } from './support/checks.mjs'
 
 const boom = () => new Error('boom from the caller')
@@ -379,16 +384,7 @@ test('releasing the reader lock with a read pending rejects that read with a Typ
 })
 
 test('releasing the writer lock with an 8 MiB write pending: the write still completes and a new writer’s message follows it', async (t) => {
-  const peer = await startRawWebSocketServer(t, { read: false })
-  const wss = new WebSocketStream(peer.url)
-  t.teardown(() => wss.close())
-  const { socket } = await peer.connection()
-  const { writable } = await withTimeout(wss.opened, 5000, 'opened')
-  const writer = writable.getWriter()
-  const big = observed(writer.write(new Uint8Array(8 * MiB).fill(7)))
-  // Filling the socket buffers announces nothing: give the write 200 ms to
-  // go as far as the server, which does not read yet, lets it.
-  await delay(200)
+  const { socket, writable, writer, pendingWrite: big } = await clientWithStalledWrite(t)
   writer.releaseLock()
   t.true((await rejectionOf(writer.closed, 5000)) instanceof TypeError, 'the released writer is done')
   const next = writable.getWriter()
@@ -418,16 +414,7 @@ test('cancel() with reads pending resolves them with done and closes the connect
 })
 
 test('writer.abort() with a write pending against a server that does not read resolves at once and ends the connection', async (t) => {
-  const peer = await startRawWebSocketServer(t, { read: false })
-  const wss = new WebSocketStream(peer.url)
-  t.teardown(() => wss.close())
-  await peer.connection()
-  const { writable } = await withTimeout(wss.opened, 5000, 'opened')
-  const writer = writable.getWriter()
-  const big = observed(writer.write(new Uint8Array(8 * MiB)))
-  // Filling the socket buffers announces nothing: give the write 300 ms to
-  // go as far as the server, which does not read, lets it.
-  await delay(300)
+  const { wss, writer, pendingWrite: big } = await clientWithStalledWrite(t)
   const since = performance.now()
   const abort = await standing(writer.abort(new WebSocketError('', { closeCode: 4003 })), 2000)
   t.is(abort.status, 'fulfilled', `abort() is ${abort.status} after 2 s ("close using reason" does not wait for the closing handshake)`)

@@ -21,7 +21,7 @@ import {
 } from '../helpers/raw-server.mjs'
 import { rejectionOf, withTimeout } from '../helpers/settle.mjs'
 import { assertWebSocketError } from '../helpers/errors.mjs'
-import { openedClientFor as openStream, rawServerFor as rawServer } from '../helpers/fixtures.mjs'
+import { clientWithStalledWrite, openedClientFor as openStream, rawServerFor as rawServer } from '../helpers/fixtures.mjs'
 import { serverChild } from './support/child.mjs'
 import { MiB, observed, ms, settlement, SettleTimes } from './support/checks.mjs'
 
@@ -193,21 +193,12 @@ test('a TCP reset during the handshake rejects opened with a WebSocketError and 
 })
 
 test('a TCP reset mid-stream with a pending read and a pending 8 MiB write rejects them all with the closed error', async (t) => {
-  const peer = await startRawWebSocketServer(t, { read: false })
-  const wss = new WebSocketStream(peer.url)
-  t.teardown(() => wss.close())
-  const { socket } = await peer.connection()
-  const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, wss, readable, writer, pendingWrite } = await clientWithStalledWrite(t)
   const reader = readable.getReader()
-  const writer = writable.getWriter()
   socket.write(Buffer.concat([textFrame('one'), binaryFrame(Buffer.alloc(1000, 7))]))
   t.is((await withTimeout(reader.read(), 5000, 'read')).value, 'one')
   t.is((await withTimeout(reader.read(), 5000, 'read')).value.byteLength, 1000)
   const pendingRead = observed(reader.read())
-  const pendingWrite = observed(writer.write(new Uint8Array(8 * MiB)))
-  // Filling the socket buffers announces nothing: give the write 300 ms to
-  // go as far as the server, which does not read, lets it.
-  await delay(300)
   const since = performance.now()
   socket.resetAndDestroy()
   await assertUncleanEverywhere(t, { wss, reader, writer, pendingRead, pendingWrite, since, label: 'reset mid-stream' })
@@ -326,15 +317,7 @@ test('20 connections whose server keeps sending but never answers our Close all 
 })
 
 test('a Close queued behind an 8 MiB write the server never reads still ends within the close timeout, and the write rejects', async (t) => {
-  const peer = await startRawWebSocketServer(t, { read: false })
-  const wss = new WebSocketStream(peer.url)
-  await peer.connection()
-  const { writable } = await withTimeout(wss.opened, 5000, 'opened')
-  const writer = writable.getWriter()
-  const pendingWrite = observed(writer.write(new Uint8Array(8 * MiB)))
-  // Filling the socket buffers announces nothing: give the write 300 ms to
-  // go as far as the server, which does not read, lets it.
-  await delay(300)
+  const { wss, pendingWrite } = await clientWithStalledWrite(t)
   const since = performance.now()
   wss.close({ closeCode: 4000 })
   const closed = await settlement(wss.closed, 20_000, 'closed', since)
