@@ -6,13 +6,14 @@
 import test from 'ava'
 import { inspect } from 'node:util'
 import { WebSocketStream, WebSocketError } from '../index.mjs'
-import { acceptHandshake, readRequest, startRawWebSocketServer } from './helpers/raw-server.mjs'
+import { acceptHandshake, readRequest } from './helpers/raw-server.mjs'
 import { refusedPort } from './helpers/servers.mjs'
 import { rejectionOf, withTimeout } from './helpers/settle.mjs'
 import { assertDOMException, assertTypeError, thrownBy } from './helpers/errors.mjs'
 import {
   clientFor as tracked,
   openedClientFor as openStream,
+  openedRawClientFor,
   rawServerFor,
   recordingServer,
 } from './helpers/fixtures.mjs'
@@ -346,10 +347,7 @@ const withUnsendableCode = test.macro({
 const resolvesWithoutHandshake = test.macro({
   async exec(t, method) {
     // The raw server reads frames and never answers any of them, a Close included.
-    const peer = await startRawWebSocketServer(t)
-    const wss = tracked(t, peer.url)
-    const { frames } = await peer.connection()
-    const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
+    const { frames, wss, readable, writable } = await openedRawClientFor(t)
     let closedSettled = false
     wss.closed.then(
       () => (closedSettled = true),

@@ -8,13 +8,14 @@
 // connection has closed).
 import test from 'ava'
 import { setTimeout as delay } from 'node:timers/promises'
-import { WebSocketStream, WebSocketError } from '../index.mjs'
-import { closeFrame, readFrames, startRawWebSocketServer, textFrame } from './helpers/raw-server.mjs'
+import { WebSocketError } from '../index.mjs'
+import { closeFrame, readFrames, textFrame } from './helpers/raw-server.mjs'
 import { isPending, rejectionOf, withTimeout } from './helpers/settle.mjs'
 import { assertWebSocketError } from './helpers/errors.mjs'
 import {
   clientWithStalledWrite,
   openedClientFor as open,
+  openedRawClientFor,
   recordingServer,
   wsServerFor as wsServer,
 } from './helpers/fixtures.mjs'
@@ -103,10 +104,7 @@ test('after a clean server Close, writes reject with an InvalidStateError DOMExc
 })
 
 test("the client echoes the server's close code and reason at once", async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss } = await openedRawClientFor(t)
   // The application never reads: the echo must not wait for it.
   socket.write(closeFrame(4000, 'bye'))
   const echo = await frames.closeFrame(5000)
@@ -118,10 +116,7 @@ test("the client echoes the server's close code and reason at once", async (t) =
 })
 
 test('the client answers a server Close with empty body with an empty Close', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss } = await openedRawClientFor(t)
   socket.write(closeFrame())
   const echo = await frames.closeFrame(5000)
   t.is(echo.frame.payload.length, 0, 'an empty body')
@@ -130,10 +125,7 @@ test('the client answers a server Close with empty body with an empty Close', as
 })
 
 test('the client answers a server Close that follows unread messages', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  const { readable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss, readable } = await openedRawClientFor(t)
   socket.write(Buffer.concat([textFrame('a'), textFrame('b'), textFrame('c'), closeFrame(4003, 'done')]))
   const echo = await frames.closeFrame(5000)
   t.is(echo.code, 4003)
@@ -156,10 +148,7 @@ test('close({closeCode: 4001, reason}) against an echo server resolves closed wi
 })
 
 test('close() with no arguments sends an empty Close and reports 1005', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss } = await openedRawClientFor(t)
   wss.close()
   const sent = await frames.closeFrame(5000)
   t.is(sent.frame.payload.length, 0, 'an empty Close body')
@@ -175,10 +164,7 @@ test('close() with no arguments against the ws echo server reports 1005', async 
 })
 
 test('close({reason}) without a code sends 1000 with the reason', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss } = await openedRawClientFor(t)
   wss.close({ reason: 'just a reason' })
   const sent = await frames.closeFrame(5000)
   t.is(sent.code, 1000)
@@ -189,10 +175,7 @@ test('close({reason}) without a code sends 1000 with the reason', async (t) => {
 
 test('writer.close() resolves only after closed has settled, and the reader is then done', async (t) => {
   // The server answers our Close only after a while, so an early resolution shows.
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss, readable, writable } = await openedRawClientFor(t)
   let closedSettled = false
   wss.closed.then(
     () => {
@@ -229,10 +212,7 @@ test("a client close() racing a server Close reports the server's code", async (
 
 test("when both sides send Close, closed reports the code the server sent", async (t) => {
   // The server ignores our code and answers with its own.
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss } = await openedRawClientFor(t)
   wss.close({ closeCode: 4111, reason: 'local' })
   const sent = await frames.closeFrame(5000)
   t.is(sent.code, 4111)
@@ -244,10 +224,7 @@ test("when both sides send Close, closed reports the code the server sent", asyn
 // --- abrupt ends ------------------------------------------------------------
 
 test('TCP dropped without a Close rejects closed with 1006 and errors both streams with the same object', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket } = await peer.connection()
-  const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, wss, readable, writable } = await openedRawClientFor(t)
   const reader = readable.getReader()
   const writer = writable.getWriter()
   const pendingRead = reader.read()
@@ -261,10 +238,7 @@ test('TCP dropped without a Close rejects closed with 1006 and errors both strea
 })
 
 test('TCP reset after some messages rejects closed with 1006 and the read with the same object', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket } = await peer.connection()
-  const { readable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, wss, readable } = await openedRawClientFor(t)
   const reader = readable.getReader()
   socket.write(textFrame('before the reset'))
   t.is((await read(reader)).value, 'before the reset')
@@ -275,10 +249,7 @@ test('TCP reset after some messages rejects closed with 1006 and the read with t
 })
 
 test('a server that never answers our Close: after about 5 s closed rejects with 1006 naming the timeout', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { frames } = await peer.connection()
-  const { readable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { frames, wss, readable } = await openedRawClientFor(t)
   const start = performance.now()
   wss.close({ closeCode: 4001, reason: 'anyone there?' })
   const sent = await frames.closeFrame(5000)

@@ -11,12 +11,11 @@ import {
   closeFrame,
   encodeCloseBody,
   encodeFrame,
-  startRawWebSocketServer,
   textFrame,
 } from './helpers/raw-server.mjs'
 import { rejectionOf, withTimeout } from './helpers/settle.mjs'
 import { assertWebSocketError } from './helpers/errors.mjs'
-import { clientFor } from './helpers/fixtures.mjs'
+import { openedRawClientFor } from './helpers/fixtures.mjs'
 
 /**
  * Connects to a raw server, waits for `opened`, has the server write `bytes`,
@@ -25,10 +24,7 @@ import { clientFor } from './helpers/fixtures.mjs'
  * the readable (and the writable) are errored with that very object.
  */
 async function assertViolation(t, bytes, expectedCode, { messagePattern } = {}) {
-  const peer = await startRawWebSocketServer(t)
-  const wss = clientFor(t, peer.url)
-  const { socket, frames } = await peer.connection()
-  const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss, readable, writable } = await openedRawClientFor(t)
   const reader = readable.getReader()
   const pendingRead = reader.read()
   socket.write(Buffer.isBuffer(bytes) ? bytes : Buffer.concat(bytes))
@@ -138,10 +134,7 @@ for (const code of [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 6553
 }
 
 test('a violation after a delivered message still errors the readable with the closed error', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = clientFor(t, peer.url)
-  const { socket, frames } = await peer.connection()
-  const { readable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss, readable } = await openedRawClientFor(t)
   const reader = readable.getReader()
   socket.write(textFrame('fine'))
   t.is((await withTimeout(reader.read(), 5000, 'read')).value, 'fine')

@@ -107,19 +107,30 @@ export async function openedClientFor(t, url, options, ms = 10_000) {
 }
 
 /**
+ * A client (clientFor, with `options`) of a raw WebSocket server
+ * (startRawWebSocketServer, with `server` options), once open: the server's
+ * `{socket, request, frames}` and the client's `{wss, readable, writable,
+ * protocol, extensions}`.
+ */
+export async function openedRawClientFor(t, { options, server } = {}) {
+  const peer = await startRawWebSocketServer(t, server)
+  const wss = clientFor(t, peer.url, options)
+  const connection = await peer.connection()
+  const info = await withTimeout(wss.opened, 5000, 'opened')
+  return { ...connection, wss, ...info }
+}
+
+/**
  * An open client whose 8 MiB write waits for a raw server that does not
- * read: `{socket, wss, readable, writable, writer, pendingWrite}`, `socket`
- * being the server's side (paused). The write goes as far as the socket
- * buffers let it, which nothing announces: it is given `ms` to get there.
+ * read: what openedRawClientFor gives, `socket` paused, and `writer` and
+ * its `pendingWrite`. The write goes as far as the socket buffers let it,
+ * which nothing announces: it is given `ms` to get there.
  */
 export async function clientWithStalledWrite(t, ms = 300) {
-  const peer = await startRawWebSocketServer(t, { read: false })
-  const wss = clientFor(t, peer.url)
-  const { socket } = await peer.connection()
-  const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
-  const writer = writable.getWriter()
+  const client = await openedRawClientFor(t, { server: { read: false } })
+  const writer = client.writable.getWriter()
   const pendingWrite = writer.write(new Uint8Array(8 << 20))
   pendingWrite.catch(() => {})
   await delay(ms)
-  return { socket, wss, readable, writable, writer, pendingWrite }
+  return { ...client, writer, pendingWrite }
 }

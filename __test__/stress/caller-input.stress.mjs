@@ -11,12 +11,13 @@
 import test from 'ava'
 import { setTimeout as delay } from 'node:timers/promises'
 import { WebSocketStream, WebSocketError } from '../../index.mjs'
-import { acceptHandshake, closeFrame, OPCODE, readFrames, startRawWebSocketServer } from '../helpers/raw-server.mjs'
+import { acceptHandshake, closeFrame, OPCODE, readFrames } from '../helpers/raw-server.mjs'
 import { rejectionOf, withTimeout } from '../helpers/settle.mjs'
 import { assertTypeError, thrownBy } from '../helpers/errors.mjs'
 import {
   clientWithStalledWrite,
   openedClientFor as openStream,
+  openedRawClientFor,
   rawServerFor,
   recordingServer as echoServer,
 } from '../helpers/fixtures.mjs'
@@ -293,10 +294,7 @@ test('close() with hostile arguments while open throws the right exception each 
 })
 
 test('close() with hostile arguments while closing throws the right exception each time and the close goes on unchanged', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss } = await openedRawClientFor(t)
   wss.close({ closeCode: 4001, reason: 'first' })
   const sent = await frames.closeFrame(5000)
   assertHostileCloses(t, wss)

@@ -21,7 +21,12 @@ import {
 } from '../helpers/raw-server.mjs'
 import { rejectionOf, withTimeout } from '../helpers/settle.mjs'
 import { assertWebSocketError } from '../helpers/errors.mjs'
-import { clientWithStalledWrite, openedClientFor as openStream, rawServerFor as rawServer } from '../helpers/fixtures.mjs'
+import {
+  clientWithStalledWrite,
+  openedClientFor as openStream,
+  openedRawClientFor,
+  rawServerFor as rawServer,
+} from '../helpers/fixtures.mjs'
 import { serverChild } from './support/child.mjs'
 import { MiB, observed, ms, settlement, SettleTimes } from './support/checks.mjs'
 
@@ -205,10 +210,7 @@ test('a TCP reset mid-stream with a pending read and a pending 8 MiB write rejec
 })
 
 test('a TCP reset during our closing handshake rejects closed with 1006 at once, not after the close timeout', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  const { readable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss, readable } = await openedRawClientFor(t)
   const reader = readable.getReader()
   const pendingRead = observed(reader.read())
   wss.close({ closeCode: 4000, reason: 'going' })
@@ -333,10 +335,7 @@ test('a Close queued behind an 8 MiB write the server never reads still ends wit
 // --- half-close -------------------------------------------------------------------
 
 test('a server that half-closes after some messages (FIN, no Close): closed rejects 1006 and the client ends its side of TCP', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss, readable, writable } = await openedRawClientFor(t)
   const reader = readable.getReader()
   const writer = writable.getWriter()
   socket.write(Buffer.concat([textFrame('a'), textFrame('b'), textFrame('c')]))
@@ -350,10 +349,7 @@ test('a server that half-closes after some messages (FIN, no Close): closed reje
 })
 
 test('a server that half-closes while the client is writing: every write after it rejects with the closed error', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  const { writable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss, writable } = await openedRawClientFor(t)
   const writer = writable.getWriter()
   const writes = writeUntilRejected(writer)
   await frames.waitFor((frame) => frame.opcode === OPCODE.BINARY, 5000, 'a binary frame')
@@ -436,10 +432,7 @@ test('20 clients each getting their 101 one byte at a time all open and read the
 })
 
 test('a Close frame dribbled one byte at a time is still a clean close with its code and reason', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss } = await openedRawClientFor(t)
   const since = performance.now()
   await dribble(socket, closeFrame(4321, 'slowly'), 3)
   await frames.closeFrame(5000)

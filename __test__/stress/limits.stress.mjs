@@ -18,7 +18,7 @@ import {
 } from '../helpers/raw-server.mjs'
 import { rejectionOf, withTimeout } from '../helpers/settle.mjs'
 import { assertWebSocketError } from '../helpers/errors.mjs'
-import { wsServerFor } from '../helpers/fixtures.mjs'
+import { openedRawClientFor, wsServerFor } from '../helpers/fixtures.mjs'
 import { MiB, ms } from './support/checks.mjs'
 
 /** A frame header alone, announcing `length` bytes that never come. */
@@ -33,11 +33,7 @@ const header = (opcode, length) => frameHeader({ opcode, length })
  * serially). Returns the time from the write to closed settling.
  */
 async function assertFailure(t, bytes, codes, { options, messagePattern, maxRssGrowth = 64 * MiB } = {}) {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url, options)
-  t.teardown(() => wss.close())
-  const { socket, frames } = await peer.connection()
-  const { readable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss, readable } = await openedRawClientFor(t, { options })
   const reader = readable.getReader()
   const pendingRead = reader.read()
   pendingRead.catch(() => {})
@@ -119,11 +115,7 @@ test.serial('a text message over maxMessageSize in fragments: Close 1009, closed
 })
 
 test('a message of exactly maxMessageSize in fragments is delivered whole, and the connection stays open', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url, { maxMessageSize: 1000 })
-  t.teardown(() => wss.close())
-  const { socket } = await peer.connection()
-  const { readable } = await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, wss, readable } = await openedRawClientFor(t, { options: { maxMessageSize: 1000 } })
   const reader = readable.getReader()
   const parts = Array.from({ length: 10 }, (_, i) =>
     encodeFrame({ opcode: i === 0 ? OPCODE.BINARY : OPCODE.CONTINUATION, payload: Buffer.alloc(100, i), fin: i === 9 }),
@@ -176,11 +168,7 @@ test.serial('a Ping announcing 2^63 bytes: Close 1002 or 1009 at once, closed 10
 
 for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 3000, 3999, 4000, 4999]) {
   test(`a Close with code ${code} from the server is a clean close reporting ${code}, echoed back`, async (t) => {
-    const peer = await startRawWebSocketServer(t)
-    const wss = new WebSocketStream(peer.url)
-    t.teardown(() => wss.close())
-    const { socket, frames } = await peer.connection()
-    await withTimeout(wss.opened, 5000, 'opened')
+    const { socket, frames, wss } = await openedRawClientFor(t)
     socket.write(closeFrame(code, `code ${code}`))
     const echo = await frames.closeFrame(5000)
     t.is(echo.code, code, 'the client echoes the code')
@@ -198,10 +186,7 @@ test('a Close with code 1014 is still refused by the frame codec: Close 1002, cl
 })
 
 test('a Close with a reason of exactly 123 bytes (a 125-byte payload) is a clean close with that reason', async (t) => {
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  await withTimeout(wss.opened, 5000, 'opened')
+  const { socket, frames, wss } = await openedRawClientFor(t)
   const reason = '€'.repeat(41) // 123 bytes
   socket.write(closeFrame(4000, reason))
   await frames.closeFrame(5000)
