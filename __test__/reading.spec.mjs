@@ -128,7 +128,11 @@ test('messages queued before the application reads are taken in one batch by one
   // would come.
   wss.close()
   const received = []
-  for (let chunk; !(chunk = await read(reader)).done; ) received.push(chunk.value)
+  for (;;) {
+    const { value, done } = await read(reader)
+    if (done) break
+    received.push(value)
+  }
   t.is(received.length, messages.length, 'every queued message came from the one pull')
   received.forEach((value, i) => {
     if (typeof messages[i] === 'string') t.is(value, messages[i], `message ${i}`)

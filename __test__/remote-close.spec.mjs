@@ -133,7 +133,11 @@ test('the client answers a server Close that follows unread messages', async (t)
   t.deepEqual(await settled(wss.closed, 'closed'), { closeCode: 4003, reason: 'done' })
   const reader = readable.getReader()
   const values = []
-  for (let chunk; !(chunk = await read(reader)).done; ) values.push(chunk.value)
+  for (;;) {
+    const { value, done } = await read(reader)
+    if (done) break
+    values.push(value)
+  }
   t.deepEqual(values, ['a', 'b', 'c'])
 })
 
@@ -174,7 +178,7 @@ test('close({reason}) without a code sends 1000 with the reason', async (t) => {
 })
 
 test('writer.close() resolves only after closed has settled, and the reader is then done', async (t) => {
-  // The server answers our Close only after a while, so an early resolution shows.
+  // The server answers our Close only once it has seen writer.close() still waiting.
   const { socket, frames, wss, readable, writable } = await openedRawClientFor(t)
   let closedSettled = false
   wss.closed.then(

@@ -334,9 +334,8 @@ export function readFrames(socket, { onFrame = () => {}, keep = true } = {}) {
   }
 
   async function waitFor(predicate, ms, label) {
-    let found
-    await until(() => (found = frames.find(predicate)) !== undefined, ms, label)
-    return found
+    await until(() => frames.some(predicate), ms, label)
+    return frames.find(predicate)
   }
 
   return {

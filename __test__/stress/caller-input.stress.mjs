@@ -462,7 +462,12 @@ test('a chunk whose toString calls close(): the write resolves, its text is neve
   const { wss, writable } = await openStream(t, server.url)
   const writer = writable.getWriter()
   await writer.write('before')
-  const reentrant = { toString: () => (wss.close({ closeCode: 4004, reason: 'from toString' }), 'never sent') }
+  const reentrant = {
+    toString() {
+      wss.close({ closeCode: 4004, reason: 'from toString' })
+      return 'never sent'
+    },
+  }
   t.is(await withTimeout(writer.write(reentrant), 5000, 'the re-entrant write'), undefined)
   t.deepEqual(await withTimeout(wss.closed, 5000, 'closed'), { closeCode: 4004, reason: 'from toString' })
   t.deepEqual(
@@ -477,7 +482,12 @@ test('a chunk whose toString writes again: both messages go out, the outer one f
   const { wss, readable, writable } = await openStream(t, server.url)
   const writer = writable.getWriter()
   let nested
-  const outer = { toString: () => ((nested = writer.write('inner')), 'outer') }
+  const outer = {
+    toString() {
+      nested = writer.write('inner')
+      return 'outer'
+    },
+  }
   await withTimeout(writer.write(outer), 5000, 'outer')
   await withTimeout(nested, 5000, 'inner')
   const reader = readable.getReader()

@@ -28,7 +28,7 @@ import {
   rawServerFor as rawServer,
 } from '../helpers/fixtures.mjs'
 import { serverChild } from './support/child.mjs'
-import { MiB, observed, ms, settlement, SettleTimes } from './support/checks.mjs'
+import { observed, ms, settlement, SettleTimes } from './support/checks.mjs'
 
 const settleTimes = new SettleTimes()
 

@@ -115,7 +115,7 @@ test.serial('a text message over maxMessageSize in fragments: Close 1009, closed
 })
 
 test('a message of exactly maxMessageSize in fragments is delivered whole, and the connection stays open', async (t) => {
-  const { socket, wss, readable } = await openedRawClientFor(t, { options: { maxMessageSize: 1000 } })
+  const { socket, readable } = await openedRawClientFor(t, { options: { maxMessageSize: 1000 } })
   const reader = readable.getReader()
   const parts = Array.from({ length: 10 }, (_, i) =>
     encodeFrame({ opcode: i === 0 ? OPCODE.BINARY : OPCODE.CONTINUATION, payload: Buffer.alloc(100, i), fin: i === 9 }),
