@@ -24,72 +24,80 @@ function pattern(length, seed) {
   return bytes
 }
 
-test.serial('a client that does not read for 2 s keeps a server from finishing 16 × 1 MiB sooner; all 16 then arrive intact', async (t) => {
-  const count = 16
-  const messages = Array.from({ length: count }, (_, i) => pattern(MiB, i))
-  const peer = await startRawWebSocketServer(t)
-  const wss = new WebSocketStream(peer.url)
-  const { socket, frames } = await peer.connection()
-  const startedAt = performance.now()
-  let flushed = 0
-  const allFlushed = new Promise((resolve) => {
-    messages.forEach((message, i) => {
-      // The callback runs once the kernel has taken the whole frame.
-      socket.write(binaryFrame(message), (error) => {
-        if (error) return
-        flushed++
-        if (i === count - 1) resolve(performance.now())
+test.serial(
+  'a client that does not read for 2 s keeps a server from finishing 16 × 1 MiB sooner; all 16 then arrive intact',
+  async (t) => {
+    const count = 16
+    const messages = Array.from({ length: count }, (_, i) => pattern(MiB, i))
+    const peer = await startRawWebSocketServer(t)
+    const wss = new WebSocketStream(peer.url)
+    const { socket, frames } = await peer.connection()
+    const startedAt = performance.now()
+    let flushed = 0
+    const allFlushed = new Promise((resolve) => {
+      messages.forEach((message, i) => {
+        // The callback runs once the kernel has taken the whole frame.
+        socket.write(binaryFrame(message), (error) => {
+          if (error) return
+          flushed++
+          if (i === count - 1) resolve(performance.now())
+        })
       })
     })
-  })
-  const { readable } = await withTimeout(wss.opened, 5000, 'opened')
-  // What is measured is time passing: the application reads nothing for 2 s.
-  await delay(2000)
-  const flushedWhenReadingStarted = flushed
-  const reader = readable.getReader()
-  for (let i = 0; i < count; i++) {
-    const { value, done } = await withTimeout(reader.read(), 10000, `message ${i}`)
-    t.false(done)
-    t.is(Object.getPrototypeOf(value), Uint8Array.prototype)
-    t.true(Buffer.from(value.buffer, value.byteOffset, value.byteLength).equals(messages[i]), `message ${i} intact`)
-  }
-  // The kernel takes the last frame a little after the client read it, at the latest.
-  const flushedAt = await withTimeout(allFlushed, 5000, 'the server to finish sending')
-  const elapsed = flushedAt - startedAt
-  t.log(`server handed all 16 MiB to the kernel after ${elapsed.toFixed(0)} ms; ${flushedWhenReadingStarted} of 16 MiB were flushed when the client started reading`)
-  t.true(elapsed >= 1500, `the server finished after only ${elapsed.toFixed(0)} ms`)
-  t.true(flushedWhenReadingStarted < count, 'the server could not flush everything while the client was not reading')
-  wss.close()
-  await frames.closeFrame(10_000)
-  socket.end(closeFrame())
-  t.deepEqual(await withTimeout(wss.closed, 10000, 'closed'), { closeCode: 1005, reason: '' })
-})
+    const { readable } = await withTimeout(wss.opened, 5000, 'opened')
+    // What is measured is time passing: the application reads nothing for 2 s.
+    await delay(2000)
+    const flushedWhenReadingStarted = flushed
+    const reader = readable.getReader()
+    for (let i = 0; i < count; i++) {
+      const { value, done } = await withTimeout(reader.read(), 10000, `message ${i}`)
+      t.false(done)
+      t.is(Object.getPrototypeOf(value), Uint8Array.prototype)
+      t.true(Buffer.from(value.buffer, value.byteOffset, value.byteLength).equals(messages[i]), `message ${i} intact`)
+    }
+    // The kernel takes the last frame a little after the client read it, at the latest.
+    const flushedAt = await withTimeout(allFlushed, 5000, 'the server to finish sending')
+    const elapsed = flushedAt - startedAt
+    t.log(
+      `server handed all 16 MiB to the kernel after ${elapsed.toFixed(0)} ms; ${flushedWhenReadingStarted} of 16 MiB were flushed when the client started reading`,
+    )
+    t.true(elapsed >= 1500, `the server finished after only ${elapsed.toFixed(0)} ms`)
+    t.true(flushedWhenReadingStarted < count, 'the server could not flush everything while the client was not reading')
+    wss.close()
+    await frames.closeFrame(10_000)
+    socket.end(closeFrame())
+    t.deepEqual(await withTimeout(wss.closed, 10000, 'closed'), { closeCode: 1005, reason: '' })
+  },
+)
 
-test.serial('an 8 MiB write to a server that does not read for 2 s takes at least ~1.8 s and arrives intact', async (t) => {
-  const payload = pattern(8 * MiB, 3)
-  let receive
-  const received = new Promise((resolve) => (receive = resolve))
-  const server = await wsServerFor(t, (socket) => {
-    // What is measured is time passing: the server reads nothing for 2 s.
-    socket._socket.pause()
-    setTimeout(() => socket._socket.resume(), 2000)
-    socket.on('message', (data, isBinary) => receive({ data, isBinary }))
-  })
+test.serial(
+  'an 8 MiB write to a server that does not read for 2 s takes at least ~1.8 s and arrives intact',
+  async (t) => {
+    const payload = pattern(8 * MiB, 3)
+    let receive
+    const received = new Promise((resolve) => (receive = resolve))
+    const server = await wsServerFor(t, (socket) => {
+      // What is measured is time passing: the server reads nothing for 2 s.
+      socket._socket.pause()
+      setTimeout(() => socket._socket.resume(), 2000)
+      socket.on('message', (data, isBinary) => receive({ data, isBinary }))
+    })
 
-  const wss = new WebSocketStream(server.url)
-  const { writable } = await withTimeout(wss.opened, 5000, 'opened')
-  const writer = writable.getWriter()
-  const before = performance.now()
-  await withTimeout(writer.write(payload), 15000, '8 MiB write')
-  const elapsed = performance.now() - before
-  t.log(`8 MiB write resolved after ${elapsed.toFixed(0)} ms (server paused for 2000 ms)`)
-  t.true(elapsed >= 1800, `the write resolved after only ${elapsed.toFixed(0)} ms`)
-  const { data, isBinary } = await withTimeout(received, 10000, 'server receives the 8 MiB message')
-  t.true(isBinary)
-  t.true(Buffer.isBuffer(data) && data.equals(payload), '8 MiB intact')
-  wss.close()
-  await withTimeout(wss.closed, 10000, 'closed')
-})
+    const wss = new WebSocketStream(server.url)
+    const { writable } = await withTimeout(wss.opened, 5000, 'opened')
+    const writer = writable.getWriter()
+    const before = performance.now()
+    await withTimeout(writer.write(payload), 15000, '8 MiB write')
+    const elapsed = performance.now() - before
+    t.log(`8 MiB write resolved after ${elapsed.toFixed(0)} ms (server paused for 2000 ms)`)
+    t.true(elapsed >= 1800, `the write resolved after only ${elapsed.toFixed(0)} ms`)
+    const { data, isBinary } = await withTimeout(received, 10000, 'server receives the 8 MiB message')
+    t.true(isBinary)
+    t.true(Buffer.isBuffer(data) && data.equals(payload), '8 MiB intact')
+    wss.close()
+    await withTimeout(wss.closed, 10000, 'closed')
+  },
+)
 
 test.serial('small writes resolve at once (before the next macrotask) while the socket keeps up', async (t) => {
   const server = await wsServerFor(t)

@@ -49,7 +49,11 @@ test('stdin lines become text messages and echoes are printed, then a clean clos
   const { status, stdout, stderr } = await run([server.url, '--linger', '1000'], 'one\ntwo\r\nthree')
   t.is(status, 0, stderr)
   t.is(stdout.toString(), 'one\ntwo\nthree\n')
-  t.deepEqual(received, [['one', false], ['two', false], ['three', false]])
+  t.deepEqual(received, [
+    ['one', false],
+    ['two', false],
+    ['three', false],
+  ])
 })
 
 test('--binary sends raw stdin and a large piped input comes back byte for byte', async (t) => {
@@ -64,7 +68,21 @@ test('--binary sends raw stdin and a large piped input comes back byte for byte'
 test('protocols, headers and the close code and reason reach the server', async (t) => {
   const server = await recordingServer(t, { handleProtocols: (protocols) => [...protocols][1] })
   const { status } = await run(
-    [server.url, '-p', 'a', '-p', 'b', '-H', 'Authorization: Bearer cli', '--close-code', '4001', '--close-reason', 'eof', '--linger', '0'],
+    [
+      server.url,
+      '-p',
+      'a',
+      '-p',
+      'b',
+      '-H',
+      'Authorization: Bearer cli',
+      '--close-code',
+      '4001',
+      '--close-reason',
+      'eof',
+      '--linger',
+      '0',
+    ],
     '',
   )
   t.is(status, 0)

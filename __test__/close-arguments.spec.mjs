@@ -75,7 +75,11 @@ const closeTrueIsTypeError = test.macro({
   async exec(t, state) {
     const wss = await states[state](t)
     for (const closeInfo of [true, 1, 'x', Symbol('s')]) {
-      assertTypeError(t, thrownBy(t, () => wss.close(closeInfo)), String(closeInfo))
+      assertTypeError(
+        t,
+        thrownBy(t, () => wss.close(closeInfo)),
+        String(closeInfo),
+      )
     }
   },
   title: (_, state) => `close(true) and other non-objects are TypeErrors while ${state}`,
@@ -85,7 +89,11 @@ const enforceRange = test.macro({
   async exec(t, state) {
     const wss = await states[state](t)
     for (const closeCode of [70000, 65536, -1, NaN, Infinity, -Infinity, 'abc']) {
-      assertTypeError(t, thrownBy(t, () => wss.close({ closeCode })), String(closeCode))
+      assertTypeError(
+        t,
+        thrownBy(t, () => wss.close({ closeCode })),
+        String(closeCode),
+      )
     }
   },
   title: (_, state) => `closeCode 70000, -1, NaN and infinities are TypeErrors ([EnforceRange]) while ${state}`,
@@ -95,7 +103,12 @@ const invalidAccess = test.macro({
   async exec(t, state) {
     const wss = await states[state](t)
     for (const closeCode of [0, 999, 1001, 1005, 1006, 2999, 5000, 65535]) {
-      assertDOMException(t, thrownBy(t, () => wss.close({ closeCode })), 'InvalidAccessError', String(closeCode))
+      assertDOMException(
+        t,
+        thrownBy(t, () => wss.close({ closeCode })),
+        'InvalidAccessError',
+        String(closeCode),
+      )
     }
   },
   title: (_, state) => `closeCode 0, 999, 1001, 1005, 2999, 5000 and 65535 are InvalidAccessErrors while ${state}`,
@@ -105,8 +118,18 @@ const reasonTooLong = test.macro({
   async exec(t, state) {
     const wss = await states[state](t)
     for (const reason of ['x'.repeat(124), '🔌'.repeat(31), 'é'.repeat(62)]) {
-      assertDOMException(t, thrownBy(t, () => wss.close({ closeCode: 1000, reason })), 'SyntaxError', `${reason.length} chars`)
-      assertDOMException(t, thrownBy(t, () => wss.close({ reason })), 'SyntaxError', `${reason.length} chars, no code`)
+      assertDOMException(
+        t,
+        thrownBy(t, () => wss.close({ closeCode: 1000, reason })),
+        'SyntaxError',
+        `${reason.length} chars`,
+      )
+      assertDOMException(
+        t,
+        thrownBy(t, () => wss.close({ reason })),
+        'SyntaxError',
+        `${reason.length} chars, no code`,
+      )
     }
   },
   title: (_, state) => `a reason over 123 UTF-8 bytes is a SyntaxError while ${state}`,
@@ -117,7 +140,10 @@ const codeBeforeReason = test.macro({
     const wss = await states[state](t)
     const error = thrownBy(t, () => wss.close({ closeCode: 999, reason: 'x'.repeat(124) }))
     assertDOMException(t, error, 'InvalidAccessError')
-    assertTypeError(t, thrownBy(t, () => wss.close({ closeCode: 70000, reason: 'x'.repeat(124) })))
+    assertTypeError(
+      t,
+      thrownBy(t, () => wss.close({ closeCode: 70000, reason: 'x'.repeat(124) })),
+    )
   },
   title: (_, state) => `the close code is checked before the reason while ${state}`,
 })
@@ -311,7 +337,7 @@ const ignoredReasons = {
       reason: { value: 'lookalike' },
     }),
   'a string': () => 'reason',
-  'undefined': () => undefined,
+  undefined: () => undefined,
 }
 
 const withOtherReason = test.macro({
@@ -354,8 +380,7 @@ const resolvesWithoutHandshake = test.macro({
       () => (closedSettled = true),
     )
     const reason = new WebSocketError('', { closeCode: 4005, reason: 'no answer' })
-    const settled =
-      method === 'abort' ? writable.getWriter().abort(reason) : readable.getReader().cancel(reason)
+    const settled = method === 'abort' ? writable.getWriter().abort(reason) : readable.getReader().cancel(reason)
     t.is(await withTimeout(settled, 10_000, method), undefined)
     t.false(closedSettled, `${method}() resolved while the closing handshake was still unanswered`)
     const sent = await frames.closeFrame(5000)

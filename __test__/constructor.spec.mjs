@@ -31,7 +31,10 @@ function inert(url, options = {}) {
 // --- url ---------------------------------------------------------------------
 
 test('a missing url is a TypeError', (t) => {
-  assertTypeError(t, thrownBy(t, () => new WebSocketStream()))
+  assertTypeError(
+    t,
+    thrownBy(t, () => new WebSocketStream()),
+  )
 })
 
 test('a URL object is accepted and connects', async (t) => {
@@ -45,25 +48,52 @@ test('a URL object is accepted and connects', async (t) => {
 
 test('a relative URL is a SyntaxError (Node has no base URL)', (t) => {
   for (const url of ['/path', 'path', '//127.0.0.1/', '?q', '']) {
-    assertDOMException(t, thrownBy(t, () => new WebSocketStream(url)), 'SyntaxError', JSON.stringify(url))
+    assertDOMException(
+      t,
+      thrownBy(t, () => new WebSocketStream(url)),
+      'SyntaxError',
+      JSON.stringify(url),
+    )
   }
 })
 
 test('a URL that does not parse is a SyntaxError', (t) => {
   for (const url of ['ws://', 'ws://[::1/', 'ws://127.0.0.1:99999/']) {
-    assertDOMException(t, thrownBy(t, () => new WebSocketStream(url)), 'SyntaxError', url)
+    assertDOMException(
+      t,
+      thrownBy(t, () => new WebSocketStream(url)),
+      'SyntaxError',
+      url,
+    )
   }
 })
 
 test('schemes other than ws, wss, http and https are SyntaxErrors', (t) => {
-  for (const url of ['ftp://127.0.0.1/', 'file:///tmp/socket', 'invalid:', 'javascript:alert(1)', 'data:,x', 'wss+unix://x']) {
-    assertDOMException(t, thrownBy(t, () => new WebSocketStream(url)), 'SyntaxError', url)
+  for (const url of [
+    'ftp://127.0.0.1/',
+    'file:///tmp/socket',
+    'invalid:',
+    'javascript:alert(1)',
+    'data:,x',
+    'wss+unix://x',
+  ]) {
+    assertDOMException(
+      t,
+      thrownBy(t, () => new WebSocketStream(url)),
+      'SyntaxError',
+      url,
+    )
   }
 })
 
 test('a URL with a fragment is a SyntaxError, an empty fragment too', (t) => {
   for (const url of ['ws://127.0.0.1/#x', 'ws://127.0.0.1/#', 'http://127.0.0.1/path?q#', 'wss://127.0.0.1#frag']) {
-    assertDOMException(t, thrownBy(t, () => new WebSocketStream(url)), 'SyntaxError', url)
+    assertDOMException(
+      t,
+      thrownBy(t, () => new WebSocketStream(url)),
+      'SyntaxError',
+      url,
+    )
   }
 })
 
@@ -103,7 +133,11 @@ test('url is converted with ToString', (t) => {
 
 test('options that are not an object (true, 1, "x", a Symbol) are TypeErrors', (t) => {
   for (const options of [true, 1, 'x', Symbol('s'), 0n]) {
-    assertTypeError(t, thrownBy(t, () => new WebSocketStream(LOCAL, options)), String(options))
+    assertTypeError(
+      t,
+      thrownBy(t, () => new WebSocketStream(LOCAL, options)),
+      String(options),
+    )
   }
 })
 
@@ -116,20 +150,36 @@ test('options null and undefined mean no options', async (t) => {
 })
 
 test('options are converted before the URL is parsed: ("invalid:", true) is a TypeError', (t) => {
-  assertTypeError(t, thrownBy(t, () => new WebSocketStream('invalid:', true)))
-  assertTypeError(t, thrownBy(t, () => new WebSocketStream('invalid:', { protocols: 'x' })))
-  assertTypeError(t, thrownBy(t, () => new WebSocketStream('invalid:', { signal: {} })))
+  assertTypeError(
+    t,
+    thrownBy(t, () => new WebSocketStream('invalid:', true)),
+  )
+  assertTypeError(
+    t,
+    thrownBy(t, () => new WebSocketStream('invalid:', { protocols: 'x' })),
+  )
+  assertTypeError(
+    t,
+    thrownBy(t, () => new WebSocketStream('invalid:', { signal: {} })),
+  )
 })
 
 // --- protocols ---------------------------------------------------------------
 
 test('protocols as a bare string is a TypeError', (t) => {
-  assertTypeError(t, thrownBy(t, () => new WebSocketStream(LOCAL, { protocols: 'chat' })))
+  assertTypeError(
+    t,
+    thrownBy(t, () => new WebSocketStream(LOCAL, { protocols: 'chat' })),
+  )
 })
 
 test('protocols that is not iterable (a number, a plain object, null) is a TypeError', (t) => {
   for (const protocols of [1, {}, null, true]) {
-    assertTypeError(t, thrownBy(t, () => new WebSocketStream(LOCAL, { protocols })), inspect(protocols))
+    assertTypeError(
+      t,
+      thrownBy(t, () => new WebSocketStream(LOCAL, { protocols })),
+      inspect(protocols),
+    )
   }
 })
 
@@ -204,12 +254,16 @@ test('protocols that are not RFC 2616 tokens are SyntaxErrors', (t) => {
   }
 })
 
-test("every visible ASCII character that is not a separator is a valid protocol character", (t) => {
+test('every visible ASCII character that is not a separator is a valid protocol character', (t) => {
   t.notThrows(() => inert(LOCAL, { protocols: ["!#$%&'*+-.^_`|~", 'Az09', 'v1.chat.example'] }))
 })
 
 test('duplicate protocols are SyntaxErrors, compared ASCII case-insensitively', (t) => {
-  for (const protocols of [['echo', 'echo'], ['echo', 'eCho'], ['a', 'b', 'A']]) {
+  for (const protocols of [
+    ['echo', 'echo'],
+    ['echo', 'eCho'],
+    ['a', 'b', 'A'],
+  ]) {
     const error = thrownBy(t, () => new WebSocketStream(LOCAL, { protocols }))
     assertDOMException(t, error, 'SyntaxError', JSON.stringify(protocols))
   }
@@ -226,7 +280,11 @@ test('the URL is checked before the protocols', (t) => {
 test('a signal that is not an AbortSignal is a TypeError', (t) => {
   const lookalike = { aborted: false, reason: undefined, addEventListener() {}, removeEventListener() {} }
   for (const signal of [{}, lookalike, 'signal', 1, null, new AbortController()]) {
-    assertTypeError(t, thrownBy(t, () => new WebSocketStream(LOCAL, { signal })), inspect(signal))
+    assertTypeError(
+      t,
+      thrownBy(t, () => new WebSocketStream(LOCAL, { signal })),
+      inspect(signal),
+    )
   }
 })
 
@@ -254,8 +312,16 @@ test('an already-aborted signal with the default reason rejects with that AbortE
 
 test('an already-aborted signal does not stop URL and protocols validation', (t) => {
   const signal = AbortSignal.abort()
-  assertDOMException(t, thrownBy(t, () => new WebSocketStream('ftp://127.0.0.1/', { signal })), 'SyntaxError')
-  assertDOMException(t, thrownBy(t, () => new WebSocketStream(LOCAL, { signal, protocols: ['a', 'A'] })), 'SyntaxError')
+  assertDOMException(
+    t,
+    thrownBy(t, () => new WebSocketStream('ftp://127.0.0.1/', { signal })),
+    'SyntaxError',
+  )
+  assertDOMException(
+    t,
+    thrownBy(t, () => new WebSocketStream(LOCAL, { signal, protocols: ['a', 'A'] })),
+    'SyntaxError',
+  )
 })
 
 test('aborting during the handshake rejects opened and closed with the reason and drops the connection', async (t) => {
@@ -309,9 +375,12 @@ test('url, opened and closed are getters on the prototype without setters', (t) 
 test('assigning to url does not change it', (t) => {
   const wss = inert(LOCAL)
   // Modules are strict: assigning to a getter-only accessor throws.
-  t.throws(() => {
-    wss.url = 'ws://127.0.0.1:2/'
-  }, { instanceOf: TypeError })
+  t.throws(
+    () => {
+      wss.url = 'ws://127.0.0.1:2/'
+    },
+    { instanceOf: TypeError },
+  )
   t.is(wss.url, LOCAL)
 })
 
@@ -332,13 +401,24 @@ test('Object.prototype.toString gives [object WebSocketStream]', (t) => {
 test('the getters and close throw a TypeError on objects that are not WebSocketStreams', (t) => {
   for (const name of ['url', 'opened', 'closed']) {
     const { get } = Object.getOwnPropertyDescriptor(WebSocketStream.prototype, name)
-    assertTypeError(t, thrownBy(t, () => get.call({})), name)
+    assertTypeError(
+      t,
+      thrownBy(t, () => get.call({})),
+      name,
+    )
   }
-  assertTypeError(t, thrownBy(t, () => WebSocketStream.prototype.close.call({})), 'close')
+  assertTypeError(
+    t,
+    thrownBy(t, () => WebSocketStream.prototype.close.call({})),
+    'close',
+  )
 })
 
 test('calling WebSocketStream without new is a TypeError', (t) => {
-  assertTypeError(t, thrownBy(t, () => WebSocketStream(LOCAL)))
+  assertTypeError(
+    t,
+    thrownBy(t, () => WebSocketStream(LOCAL)),
+  )
 })
 
 test('opened and closed return the same promise each time', async (t) => {

@@ -44,7 +44,9 @@ function runFixture(t, name, args, nodeArgs = []) {
         child.stdout.on('data', check)
         check()
         // 'close' comes after the last output, unlike 'exit'.
-        child.once('close', () => reject(new Error(`the child exited without printing ${JSON.stringify(text)}: ${output.stderr}`)))
+        child.once('close', () =>
+          reject(new Error(`the child exited without printing ${JSON.stringify(text)}: ${output.stderr}`)),
+        )
       }),
       ms,
       `child output ${JSON.stringify(text)}`,

@@ -22,7 +22,10 @@ test('headers from a plain object, an array of pairs and a Headers reach the ser
   const server = await recordingServer(t)
   const forms = [
     { Authorization: 'Bearer one', 'X-Multi': ['a', 'b'] },
-    [['Authorization', 'Bearer two'], ['Cookie', 'k=v']],
+    [
+      ['Authorization', 'Bearer two'],
+      ['Cookie', 'k=v'],
+    ],
     new Headers({ Authorization: 'Bearer three', 'User-Agent': 'websocketstream-test' }),
   ]
   for (const headers of forms) {

@@ -239,14 +239,17 @@ test('order and content are kept over 10,000 mixed text and binary messages sent
     }
     const want = expected(i)
     if (typeof want === 'string') {
-      if (value !== want) problems.push(`message ${i}: expected text ${JSON.stringify(want)}, got ${String(value).slice(0, 40)}`)
+      if (value !== want)
+        problems.push(`message ${i}: expected text ${JSON.stringify(want)}, got ${String(value).slice(0, 40)}`)
     } else if (
       Object.getPrototypeOf(value) !== Uint8Array.prototype ||
       value.byteOffset !== 0 ||
       value.buffer.byteLength !== value.byteLength ||
       !Buffer.from(value.buffer, 0, value.byteLength).equals(want)
     ) {
-      problems.push(`message ${i}: binary chunk wrong (${Object.prototype.toString.call(value)}, length ${value?.byteLength})`)
+      problems.push(
+        `message ${i}: binary chunk wrong (${Object.prototype.toString.call(value)}, length ${value?.byteLength})`,
+      )
     }
     if (problems.length > 5) break
   }

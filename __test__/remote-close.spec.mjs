@@ -214,7 +214,7 @@ test("a client close() racing a server Close reports the server's code", async (
   t.deepEqual(await settled(wss.closed, 'closed'), { closeCode: 4222, reason: 'remote' })
 })
 
-test("when both sides send Close, closed reports the code the server sent", async (t) => {
+test('when both sides send Close, closed reports the code the server sent', async (t) => {
   // The server ignores our code and answers with its own.
   const { socket, frames, wss } = await openedRawClientFor(t)
   wss.close({ closeCode: 4111, reason: 'local' })

@@ -6,13 +6,7 @@
 // included). The raw server keeps its socket open and reads, so the client's
 // Close frame is always observable.
 import test from 'ava'
-import {
-  OPCODE,
-  closeFrame,
-  encodeCloseBody,
-  encodeFrame,
-  textFrame,
-} from './helpers/raw-server.mjs'
+import { OPCODE, closeFrame, encodeCloseBody, encodeFrame, textFrame } from './helpers/raw-server.mjs'
 import { rejectionOf, withTimeout } from './helpers/settle.mjs'
 import { assertWebSocketError } from './helpers/errors.mjs'
 import { openedRawClientFor } from './helpers/fixtures.mjs'
@@ -33,11 +27,7 @@ async function assertViolation(t, bytes, expectedCode, { messagePattern } = {}) 
   t.true(sent.frame.masked, "the client's Close is masked")
   t.is(sent.code, expectedCode, `the client sends Close ${expectedCode}`)
   await withTimeout(frames.ended, 10_000, 'the client drops TCP after its Close')
-  t.is(
-    frames.frames.filter((frame) => frame.opcode === OPCODE.CLOSE).length,
-    1,
-    'exactly one Close frame',
-  )
+  t.is(frames.frames.filter((frame) => frame.opcode === OPCODE.CLOSE).length, 1, 'exactly one Close frame')
 
   const error = await rejectionOf(wss.closed, 10_000, 'closed')
   // A failed connection reports 1006, not the code it sent.
@@ -115,10 +105,7 @@ test('a continuation frame without a message to continue: Close 1002, then 1006'
 test('a new data frame while a fragmented message is unfinished: Close 1002, then 1006', async (t) => {
   await assertViolation(
     t,
-    [
-      encodeFrame({ opcode: OPCODE.TEXT, payload: 'part one', fin: false }),
-      textFrame('a whole new message'),
-    ],
+    [encodeFrame({ opcode: OPCODE.TEXT, payload: 'part one', fin: false }), textFrame('a whole new message')],
     1002,
   )
 })

@@ -66,25 +66,49 @@ test('init null and undefined mean no closeCode and no reason', (t) => {
 
 test('an init that is not an object is a TypeError', (t) => {
   for (const init of [true, 1, 'x', Symbol('s')]) {
-    assertTypeError(t, thrownBy(t, () => new WebSocketError('m', init)), String(init))
+    assertTypeError(
+      t,
+      thrownBy(t, () => new WebSocketError('m', init)),
+      String(init),
+    )
   }
 })
 
 test('close codes other than 1000 and 3000 to 4999 are InvalidAccessErrors', (t) => {
   for (const closeCode of [0, 999, 1001, 1005, 1006, 1015, 2999, 5000, 65535]) {
-    assertDOMException(t, thrownBy(t, () => new WebSocketError('', { closeCode })), 'InvalidAccessError', String(closeCode))
+    assertDOMException(
+      t,
+      thrownBy(t, () => new WebSocketError('', { closeCode })),
+      'InvalidAccessError',
+      String(closeCode),
+    )
   }
 })
 
 test('a reason over 123 UTF-8 bytes is a SyntaxError, counting bytes not characters', (t) => {
   t.is(new WebSocketError('', { reason: 'x'.repeat(123) }).reason, 'x'.repeat(123))
-  assertDOMException(t, thrownBy(t, () => new WebSocketError('', { reason: 'x'.repeat(124) })), 'SyntaxError', '124 ASCII')
+  assertDOMException(
+    t,
+    thrownBy(t, () => new WebSocketError('', { reason: 'x'.repeat(124) })),
+    'SyntaxError',
+    '124 ASCII',
+  )
   // 🔌 is four bytes of UTF-8 (two UTF-16 code units).
   t.is(new WebSocketError('', { reason: '🔌'.repeat(30) }).reason, '🔌'.repeat(30))
-  assertDOMException(t, thrownBy(t, () => new WebSocketError('', { reason: '🔌'.repeat(31) })), 'SyntaxError', '31 plugs')
+  assertDOMException(
+    t,
+    thrownBy(t, () => new WebSocketError('', { reason: '🔌'.repeat(31) })),
+    'SyntaxError',
+    '31 plugs',
+  )
   // é is two bytes: 61 of them and one ASCII character make 123.
   t.notThrows(() => new WebSocketError('', { reason: `${'é'.repeat(61)}x` }))
-  assertDOMException(t, thrownBy(t, () => new WebSocketError('', { reason: 'é'.repeat(62) })), 'SyntaxError', '62 é')
+  assertDOMException(
+    t,
+    thrownBy(t, () => new WebSocketError('', { reason: 'é'.repeat(62) })),
+    'SyntaxError',
+    '62 é',
+  )
   assertDOMException(
     t,
     thrownBy(t, () => new WebSocketError('', { closeCode: 1000, reason: 'x'.repeat(124) })),
@@ -100,7 +124,11 @@ test('the close code is checked before the reason', (t) => {
 
 test('closeCode is [EnforceRange]: out of range, NaN and infinities are TypeErrors', (t) => {
   for (const closeCode of [70000, 65536, -1, NaN, Infinity, -Infinity, '70000', 'abc', {}, Symbol('s')]) {
-    assertTypeError(t, thrownBy(t, () => new WebSocketError('', { closeCode })), String(closeCode))
+    assertTypeError(
+      t,
+      thrownBy(t, () => new WebSocketError('', { closeCode })),
+      String(closeCode),
+    )
   }
 })
 
@@ -115,7 +143,12 @@ test('closeCode is converted with ToNumber and truncated: 3000.9 is 3000, "4000"
 test('a closeCode that truncates into range but is not allowed is an InvalidAccessError, not a TypeError', (t) => {
   // -0.5 and null convert to 0; 65535.5 truncates to 65535; true is 1.
   for (const closeCode of [-0.5, null, 65535.5, true, '']) {
-    assertDOMException(t, thrownBy(t, () => new WebSocketError('', { closeCode })), 'InvalidAccessError', inspect(closeCode))
+    assertDOMException(
+      t,
+      thrownBy(t, () => new WebSocketError('', { closeCode })),
+      'InvalidAccessError',
+      inspect(closeCode),
+    )
   }
 })
 
@@ -155,12 +188,18 @@ test('closeCode and reason are getters on the prototype without setters', (t) =>
 
 test('assigning to closeCode or reason does not change them', (t) => {
   const error = new WebSocketError('m', { closeCode: 4000, reason: 'r' })
-  t.throws(() => {
-    error.closeCode = 3000
-  }, { instanceOf: TypeError })
-  t.throws(() => {
-    error.reason = 'other'
-  }, { instanceOf: TypeError })
+  t.throws(
+    () => {
+      error.closeCode = 3000
+    },
+    { instanceOf: TypeError },
+  )
+  t.throws(
+    () => {
+      error.reason = 'other'
+    },
+    { instanceOf: TypeError },
+  )
   t.is(error.closeCode, 4000)
   t.is(error.reason, 'r')
 })
@@ -168,8 +207,16 @@ test('assigning to closeCode or reason does not change them', (t) => {
 test('the getters throw a TypeError on objects that are not WebSocketErrors', (t) => {
   for (const name of ['closeCode', 'reason']) {
     const { get } = Object.getOwnPropertyDescriptor(WebSocketError.prototype, name)
-    assertTypeError(t, thrownBy(t, () => get.call(new DOMException('m', 'SyntaxError'))), name)
-    assertTypeError(t, thrownBy(t, () => get.call({})), name)
+    assertTypeError(
+      t,
+      thrownBy(t, () => get.call(new DOMException('m', 'SyntaxError'))),
+      name,
+    )
+    assertTypeError(
+      t,
+      thrownBy(t, () => get.call({})),
+      name,
+    )
   }
 })
 
@@ -179,5 +226,8 @@ test('Object.prototype.toString gives [object WebSocketError]', (t) => {
 
 test('both constructor arguments are optional and new is required', (t) => {
   t.is(WebSocketError.length, 0)
-  assertTypeError(t, thrownBy(t, () => WebSocketError('m')))
+  assertTypeError(
+    t,
+    thrownBy(t, () => WebSocketError('m')),
+  )
 })

@@ -90,7 +90,11 @@ test('an object whose toString returns an object', rejectsWithTypeError, () => (
   valueOf: () => ({}),
 }))
 test('a resizable ArrayBuffer', rejectsWithTypeError, () => new ArrayBuffer(8, { maxByteLength: 16 }))
-test('a view on a resizable ArrayBuffer', rejectsWithTypeError, () => new Uint8Array(new ArrayBuffer(8, { maxByteLength: 16 })))
+test(
+  'a view on a resizable ArrayBuffer',
+  rejectsWithTypeError,
+  () => new Uint8Array(new ArrayBuffer(8, { maxByteLength: 16 })),
+)
 test('a Uint8Array on a SharedArrayBuffer', rejectsWithTypeError, () => new Uint8Array(new SharedArrayBuffer(8)))
 test('a DataView on a SharedArrayBuffer', rejectsWithTypeError, () => new DataView(new SharedArrayBuffer(8)))
 
@@ -151,7 +155,11 @@ test('a DataView', sentAsBinary, () => {
 })
 test('a Buffer', sentAsBinary, () => Buffer.from('binary ☃', 'utf8'))
 test('a Buffer from the shared pool', sentAsBinary, () => Buffer.from([1, 2, 3, 4]))
-test('a Uint8Array with a byteOffset and byteLength into a bigger buffer', sentAsBinary, () => new Uint8Array(big, 5, 7))
+test(
+  'a Uint8Array with a byteOffset and byteLength into a bigger buffer',
+  sentAsBinary,
+  () => new Uint8Array(big, 5, 7),
+)
 test('an Int16Array with a byteOffset into a bigger buffer', sentAsBinary, () => new Int16Array(big, 10, 3))
 test('a DataView with a byteOffset and byteLength into a bigger buffer', sentAsBinary, () => new DataView(big, 33, 9))
 test('an empty ArrayBuffer', sentAsBinary, () => new ArrayBuffer(0))

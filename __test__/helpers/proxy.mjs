@@ -17,7 +17,10 @@ export async function startConnectProxy({ credentials } = {}) {
       clientSocket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n')
       return
     }
-    const [host, port] = [request.url.slice(0, request.url.lastIndexOf(':')), request.url.slice(request.url.lastIndexOf(':') + 1)]
+    const [host, port] = [
+      request.url.slice(0, request.url.lastIndexOf(':')),
+      request.url.slice(request.url.lastIndexOf(':') + 1),
+    ]
     const upstream = net.connect(Number(port), host.replace(/^\[(.*)\]$/, '$1'), () => {
       clientSocket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
       if (head.length > 0) upstream.write(head)

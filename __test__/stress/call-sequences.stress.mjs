@@ -41,21 +41,73 @@ const REASONS = ['', 'bye', 'é☃ reason', '🔌'.repeat(30), 'x'.repeat(123)]
 const TOO_LONG_REASONS = ['x'.repeat(124), '🔌'.repeat(31)]
 
 const dataCommands = [
-  { weight: 6, arbitrary: fc.record({ type: fc.constant('writeText'), length: fc.oneof(fc.nat(64), fc.nat(70_000)), flavour: fc.constantFrom('ascii', 'unicode', 'lone surrogate') }) },
-  { weight: 5, arbitrary: fc.record({ type: fc.constant('writeBinary'), length: fc.oneof(fc.nat(64), fc.nat(4096), fc.nat(300_000)), view: fc.constantFrom('Uint8Array', 'ArrayBuffer', 'DataView', 'offset view') }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('writeOther'), value: fc.constantFrom('number', 'null', 'undefined', 'object', 'boolean', 'bigint') }) },
-  { weight: 6, arbitrary: fc.record({ type: fc.constant('read'), count: fc.integer({ min: 1, max: 3 }), wait: fc.boolean() }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      type: fc.constant('writeText'),
+      length: fc.oneof(fc.nat(64), fc.nat(70_000)),
+      flavour: fc.constantFrom('ascii', 'unicode', 'lone surrogate'),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      type: fc.constant('writeBinary'),
+      length: fc.oneof(fc.nat(64), fc.nat(4096), fc.nat(300_000)),
+      view: fc.constantFrom('Uint8Array', 'ArrayBuffer', 'DataView', 'offset view'),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      type: fc.constant('writeOther'),
+      value: fc.constantFrom('number', 'null', 'undefined', 'object', 'boolean', 'bigint'),
+    }),
+  },
+  {
+    weight: 6,
+    arbitrary: fc.record({ type: fc.constant('read'), count: fc.integer({ min: 1, max: 3 }), wait: fc.boolean() }),
+  },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('releaseReader') }) },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('releaseWriter') }) },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('wait'), ms: fc.integer({ min: 0, max: 15 }) }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('closeInvalid'), invalid: fc.oneof(fc.constantFrom(...INVALID_CODES).map(([code, name]) => ({ code, name })), fc.constantFrom(...TOO_LONG_REASONS).map((reason) => ({ reason, name: 'SyntaxError' }))) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      type: fc.constant('closeInvalid'),
+      invalid: fc.oneof(
+        fc.constantFrom(...INVALID_CODES).map(([code, name]) => ({ code, name })),
+        fc.constantFrom(...TOO_LONG_REASONS).map((reason) => ({ reason, name: 'SyntaxError' })),
+      ),
+    }),
+  },
 ]
 const closingCommands = [
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('writeFailing'), how: fc.constantFrom('symbol', 'throwing toString', 'resizable buffer') }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('close'), code: fc.constantFrom(...VALID_CODES), reason: fc.constantFrom(...REASONS), drain: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      type: fc.constant('writeFailing'),
+      how: fc.constantFrom('symbol', 'throwing toString', 'resizable buffer'),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      type: fc.constant('close'),
+      code: fc.constantFrom(...VALID_CODES),
+      reason: fc.constantFrom(...REASONS),
+      drain: fc.boolean(),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('writerClose') }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('cancel'), code: fc.option(fc.integer({ min: 3000, max: 4999 })) }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('abort'), code: fc.option(fc.integer({ min: 3000, max: 4999 })) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ type: fc.constant('cancel'), code: fc.option(fc.integer({ min: 3000, max: 4999 })) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ type: fc.constant('abort'), code: fc.option(fc.integer({ min: 3000, max: 4999 })) }),
+  },
 ]
 const anyCommand = fc.oneof(...dataCommands, ...closingCommands)
 const dataCommand = fc.oneof(...dataCommands)
@@ -100,7 +152,10 @@ function failingChunk(how) {
 const sameMessage = (a, b) =>
   typeof a === 'string' || typeof b === 'string'
     ? a === b
-    : a instanceof Uint8Array && b instanceof Uint8Array && a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i])
+    : a instanceof Uint8Array &&
+      b instanceof Uint8Array &&
+      a.byteLength === b.byteLength &&
+      a.every((byte, i) => byte === b[i])
 
 const describe = (value) => (typeof value === 'string' ? `text(${value.length})` : `binary(${value?.byteLength})`)
 
@@ -261,7 +316,10 @@ async function run(url, commands, figures) {
         break
       }
       case 'cancel': {
-        const reason = step.code === null ? new Error('cancelled') : new WebSocketError('', { closeCode: step.code, reason: 'cancel' })
+        const reason =
+          step.code === null
+            ? new Error('cancelled')
+            : new WebSocketError('', { closeCode: step.code, reason: 'cancel' })
         const promise = track('cancel()', reader ? reader.cancel(reason) : readable.cancel(reason))
         promise.catch(() => {})
         interrupted = true
@@ -269,7 +327,8 @@ async function run(url, commands, figures) {
         break
       }
       case 'abort': {
-        const reason = step.code === null ? new Error('aborted') : new WebSocketError('', { closeCode: step.code, reason: 'abort' })
+        const reason =
+          step.code === null ? new Error('aborted') : new WebSocketError('', { closeCode: step.code, reason: 'abort' })
         track('abort()', writer ? writer.abort(reason) : writable.abort(reason)).catch(() => {})
         // Aborting an errored writable does nothing (Streams): the connection stays open.
         if (writableErrored) break
@@ -329,8 +388,13 @@ async function run(url, commands, figures) {
       if (last.status !== 'fulfilled' || last.value.done) break
       check(closed.status === 'fulfilled', 'an errored readable still gave a message')
     }
-    if (closed.status === 'fulfilled') check(last.status === 'fulfilled' && last.value.done, `reading on after a clean close: ${last.status}`)
-    else check(last.status === 'rejected' && last.reason === closed.reason, `reading on after an unclean close: ${last.status}`)
+    if (closed.status === 'fulfilled')
+      check(last.status === 'fulfilled' && last.value.done, `reading on after a clean close: ${last.status}`)
+    else
+      check(
+        last.status === 'rejected' && last.reason === closed.reason,
+        `reading on after an unclean close: ${last.status}`,
+      )
   }
   await standing(Promise.allSettled(tracked.map((entry) => entry.promise)), 2000)
   const settleMs = performance.now() - endedAt
@@ -348,7 +412,9 @@ async function run(url, commands, figures) {
   if (cleanEnd) {
     check(received.length === resolved.length, `clean run: ${received.length} echoes for ${resolved.length} writes`)
     check(
-      writes.every((entry) => entry.outcome === 'resolved' || entry.expected === null || writes.some((w) => w.expected === null)),
+      writes.every(
+        (entry) => entry.outcome === 'resolved' || entry.expected === null || writes.some((w) => w.expected === null),
+      ),
       'clean run: a valid write rejected without a failing write before it',
     )
   }
@@ -363,14 +429,17 @@ async function run(url, commands, figures) {
     )
   } else if (closed.status === 'rejected') {
     check(closed.reason instanceof WebSocketError, `closed rejected with ${closed.reason?.name}`)
-    problems.push(`closed rejected (${closed.reason?.closeCode}: ${closed.reason?.message}) though the echo server answers every Close`)
+    problems.push(
+      `closed rejected (${closed.reason?.closeCode}: ${closed.reason?.message}) though the echo server answers every Close`,
+    )
   }
 
   if (problems.length > 0) {
     throw new Error(`${problems.join('\n')}\n  commands: ${JSON.stringify(commands.map((c) => c.type))}`)
   }
   const runMs = performance.now() - startedAt
-  if (runMs > 1500) figures.slow.push(`${runMs.toFixed(0)} ms (settle ${settleMs.toFixed(0)}): ${JSON.stringify(commands)}`)
+  if (runMs > 1500)
+    figures.slow.push(`${runMs.toFixed(0)} ms (settle ${settleMs.toFixed(0)}): ${JSON.stringify(commands)}`)
   figures.runs++
   if (cleanEnd) figures.cleanRuns++
   figures.promises += tracked.length
@@ -418,9 +487,29 @@ const randomSequences = test.macro(async (t, commands, runs, examples) => {
 
 // Sequences that once broke an invariant of this file's model, kept as examples.
 const knownSequences = [
-  [[{ type: 'writerClose' }, { type: 'writeText', length: 0, flavour: 'ascii' }, { type: 'read', count: 1, wait: false }]],
-  [[{ type: 'writeFailing', how: 'symbol' }, { type: 'abort', code: null }, { type: 'releaseWriter' }, { type: 'read', count: 2, wait: false }]],
-  [[{ type: 'releaseWriter' }, { type: 'read', count: 1, wait: false }, { type: 'writeBinary', length: 61, view: 'offset view' }, { type: 'read', count: 2, wait: false }]],
+  [
+    [
+      { type: 'writerClose' },
+      { type: 'writeText', length: 0, flavour: 'ascii' },
+      { type: 'read', count: 1, wait: false },
+    ],
+  ],
+  [
+    [
+      { type: 'writeFailing', how: 'symbol' },
+      { type: 'abort', code: null },
+      { type: 'releaseWriter' },
+      { type: 'read', count: 2, wait: false },
+    ],
+  ],
+  [
+    [
+      { type: 'releaseWriter' },
+      { type: 'read', count: 1, wait: false },
+      { type: 'writeBinary', length: 61, view: 'offset view' },
+      { type: 'read', count: 2, wait: false },
+    ],
+  ],
 ]
 
 test(

@@ -56,12 +56,54 @@ test('url: a Symbol, a null-prototype object and a toString returning an object 
   const server = await countingServer(t)
   assertThrowsTypeError(t, () => new WebSocketStream(Symbol('url')), 'a Symbol')
   assertThrowsTypeError(t, () => new WebSocketStream(Object.create(null)), 'a null-prototype object')
-  assertThrowsTypeError(t, () => new WebSocketStream({ toString: () => ({}), valueOf: () => ({}) }), 'toString returning an object')
+  assertThrowsTypeError(
+    t,
+    () => new WebSocketStream({ toString: () => ({}), valueOf: () => ({}) }),
+    'toString returning an object',
+  )
   const error = boom()
-  assertThrowsItself(t, () => new WebSocketStream({ toString() { throw error } }), error, 'a throwing toString')
-  assertThrowsItself(t, () => new WebSocketStream(new Proxy({}, { get() { throw error } })), error, 'a Proxy whose get trap throws')
+  assertThrowsItself(
+    t,
+    () =>
+      new WebSocketStream({
+        toString() {
+          throw error
+        },
+      }),
+    error,
+    'a throwing toString',
+  )
+  assertThrowsItself(
+    t,
+    () =>
+      new WebSocketStream(
+        new Proxy(
+          {},
+          {
+            get() {
+              throw error
+            },
+          },
+        ),
+      ),
+    error,
+    'a Proxy whose get trap throws',
+  )
   // A throwing url conversion wins over a bad options argument: arguments convert in order.
-  assertThrowsItself(t, () => new WebSocketStream({ toString() { throw error } }, true), error, 'url before options')
+  assertThrowsItself(
+    t,
+    () =>
+      new WebSocketStream(
+        {
+          toString() {
+            throw error
+          },
+        },
+        true,
+      ),
+    error,
+    'url before options',
+  )
   await server.assertNoConnection()
 })
 
@@ -101,7 +143,14 @@ test('options: each member is read once, protocols before signal; a Proxy whose 
   wss.close()
   const error = boom()
   for (const trap of ['get', 'has', 'ownKeys', 'getOwnPropertyDescriptor']) {
-    const hostile = new Proxy({}, { [trap]() { throw error } })
+    const hostile = new Proxy(
+      {},
+      {
+        [trap]() {
+          throw error
+        },
+      },
+    )
     const outcome = (() => {
       try {
         const other = new WebSocketStream('ws://127.0.0.1:1/', hostile)
@@ -124,16 +173,39 @@ test('protocols: a throwing iterator, a throwing element and a Symbol element fa
       throw error
     },
   }
-  assertThrowsItself(t, () => new WebSocketStream(server.url, { protocols: throwingIterable }), error, 'a throwing iterator')
   assertThrowsItself(
     t,
-    () => new WebSocketStream(server.url, { protocols: ['a', { toString() { throw error } }] }),
+    () => new WebSocketStream(server.url, { protocols: throwingIterable }),
+    error,
+    'a throwing iterator',
+  )
+  assertThrowsItself(
+    t,
+    () =>
+      new WebSocketStream(server.url, {
+        protocols: [
+          'a',
+          {
+            toString() {
+              throw error
+            },
+          },
+        ],
+      }),
     error,
     'an element whose toString throws',
   )
   assertThrowsTypeError(t, () => new WebSocketStream(server.url, { protocols: ['a', Symbol('b')] }), 'a Symbol element')
-  assertThrowsTypeError(t, () => new WebSocketStream(server.url, { protocols: { [Symbol.iterator]: 1 } }), 'a non-callable @@iterator')
-  assertThrowsTypeError(t, () => new WebSocketStream(server.url, { protocols: { [Symbol.iterator]: () => 1 } }), 'an iterator that is not an object')
+  assertThrowsTypeError(
+    t,
+    () => new WebSocketStream(server.url, { protocols: { [Symbol.iterator]: 1 } }),
+    'a non-callable @@iterator',
+  )
+  assertThrowsTypeError(
+    t,
+    () => new WebSocketStream(server.url, { protocols: { [Symbol.iterator]: () => 1 } }),
+    'an iterator that is not an object',
+  )
   await server.assertNoConnection()
 
   const echo = await echoServer(t, { handleProtocols: (offered) => [...offered][0] })
@@ -144,7 +216,11 @@ test('protocols: a throwing iterator, a throwing element and a Symbol element fa
 
 test('signal: a look-alike, an EventTarget and null are TypeErrors; a Proxy around an AbortSignal is refused or works as that signal', async (t) => {
   const server = await countingServer(t)
-  assertThrowsTypeError(t, () => new WebSocketStream(server.url, { signal: Object.create(AbortSignal.prototype) }), 'a look-alike')
+  assertThrowsTypeError(
+    t,
+    () => new WebSocketStream(server.url, { signal: Object.create(AbortSignal.prototype) }),
+    'a look-alike',
+  )
   assertThrowsTypeError(t, () => new WebSocketStream(server.url, { signal: new EventTarget() }), 'an EventTarget')
   assertThrowsTypeError(t, () => new WebSocketStream(server.url, { signal: null }), 'null')
   await server.assertNoConnection()
@@ -168,13 +244,64 @@ test('Node options with hostile values: throwing getters and toString propagate,
   const server = await countingServer(t)
   const error = boom()
   const cases = [
-    ['a throwing header getter', { headers: { get 'x-a'() { throw error } } }, error],
-    ['a header value whose toString throws', { headers: { 'x-a': { toString() { throw error } } } }, error],
-    ['a header name whose toString throws', { headers: [[{ toString() { throw error } }, 'v']] }, error],
-    ['a header value whose toString returns an object', { headers: [['x-a', { toString: () => ({}), valueOf: () => ({}) }]] }, TypeError],
+    [
+      'a throwing header getter',
+      {
+        headers: {
+          get 'x-a'() {
+            throw error
+          },
+        },
+      },
+      error,
+    ],
+    [
+      'a header value whose toString throws',
+      {
+        headers: {
+          'x-a': {
+            toString() {
+              throw error
+            },
+          },
+        },
+      },
+      error,
+    ],
+    [
+      'a header name whose toString throws',
+      {
+        headers: [
+          [
+            {
+              toString() {
+                throw error
+              },
+            },
+            'v',
+          ],
+        ],
+      },
+      error,
+    ],
+    [
+      'a header value whose toString returns an object',
+      { headers: [['x-a', { toString: () => ({}), valueOf: () => ({}) }]] },
+      TypeError,
+    ],
     ['headers as a Symbol', { headers: Symbol('h') }, TypeError],
     ['a pair that is a string', { headers: ['ab'] }, TypeError],
-    ['a throwing tls.ca getter', { tls: { get ca() { throw error } } }, error],
+    [
+      'a throwing tls.ca getter',
+      {
+        tls: {
+          get ca() {
+            throw error
+          },
+        },
+      },
+      error,
+    ],
     ['tls.rejectUnauthorized as a string', { tls: { rejectUnauthorized: 'no' } }, TypeError],
     ['tls.ca as a number', { tls: { ca: 42 } }, TypeError],
     ['tls as a number', { tls: 1 }, TypeError],
@@ -182,14 +309,27 @@ test('Node options with hostile values: throwing getters and toString propagate,
     ['maxMessageSize Infinity', { maxMessageSize: Infinity }, TypeError],
     ['maxMessageSize as an object with valueOf', { maxMessageSize: { valueOf: () => 1000 } }, TypeError],
     // A Node option, not WebIDL: the caller's exception or a TypeError naming the option.
-    ['a proxy whose toString throws', { proxy: { toString() { throw error } } }, [error, /options\.proxy/]],
+    [
+      'a proxy whose toString throws',
+      {
+        proxy: {
+          toString() {
+            throw error
+          },
+        },
+      },
+      [error, /options\.proxy/],
+    ],
     ['a proxy of another scheme', { proxy: 'socks5://127.0.0.1:1080' }, TypeError],
   ]
   for (const [label, options, expected] of cases) {
     if (expected === TypeError) assertThrowsTypeError(t, () => new WebSocketStream(server.url, options), label)
     else if (Array.isArray(expected)) {
       const error = thrownBy(t, () => new WebSocketStream(server.url, options), label)
-      t.true(error === expected[0] || (error instanceof TypeError && expected[1].test(error.message)), `${label}: ${error?.message}`)
+      t.true(
+        error === expected[0] || (error instanceof TypeError && expected[1].test(error.message)),
+        `${label}: ${error?.message}`,
+      )
     } else assertThrowsItself(t, () => new WebSocketStream(server.url, options), expected, label)
   }
   await server.assertNoConnection()
@@ -233,15 +373,68 @@ test('huge inputs (a 1 MiB path, 10,000 protocols, a 1 MiB header) fail cleanly 
 function hostileCloseInfos() {
   const error = boom()
   return [
-    ['a throwing closeCode getter', { get closeCode() { throw error } }, error],
-    ['a throwing reason getter', { closeCode: 1000, get reason() { throw error } }, error],
-    ['a Proxy whose get trap throws', new Proxy({}, { get() { throw error } }), error],
-    ['a closeCode whose valueOf throws', { closeCode: { valueOf() { throw error } } }, error],
-    ['a reason whose toString throws', { closeCode: 1000, reason: { toString() { throw error } } }, error],
+    [
+      'a throwing closeCode getter',
+      {
+        get closeCode() {
+          throw error
+        },
+      },
+      error,
+    ],
+    [
+      'a throwing reason getter',
+      {
+        closeCode: 1000,
+        get reason() {
+          throw error
+        },
+      },
+      error,
+    ],
+    [
+      'a Proxy whose get trap throws',
+      new Proxy(
+        {},
+        {
+          get() {
+            throw error
+          },
+        },
+      ),
+      error,
+    ],
+    [
+      'a closeCode whose valueOf throws',
+      {
+        closeCode: {
+          valueOf() {
+            throw error
+          },
+        },
+      },
+      error,
+    ],
+    [
+      'a reason whose toString throws',
+      {
+        closeCode: 1000,
+        reason: {
+          toString() {
+            throw error
+          },
+        },
+      },
+      error,
+    ],
     ['a Symbol closeCode', { closeCode: Symbol('c') }, TypeError],
     ['a BigInt closeCode', { closeCode: 1000n }, TypeError],
     ['a closeCode whose valueOf gives 70000', { closeCode: { valueOf: () => 70000 } }, TypeError],
-    ['a reason whose toString returns an object', { closeCode: 1000, reason: { toString: () => ({}), valueOf: () => ({}) } }, TypeError],
+    [
+      'a reason whose toString returns an object',
+      { closeCode: 1000, reason: { toString: () => ({}), valueOf: () => ({}) } },
+      TypeError,
+    ],
     ['a Symbol reason', { closeCode: 1000, reason: Symbol('r') }, TypeError],
   ]
 }
@@ -314,14 +507,37 @@ test('close() with hostile arguments after the connection closed throws the righ
 
 test('new WebSocketError with hostile arguments propagates the exceptions and converts in order', (t) => {
   const error = boom()
-  assertThrowsItself(t, () => new WebSocketError({ toString() { throw error } }), error, 'a message whose toString throws')
+  assertThrowsItself(
+    t,
+    () =>
+      new WebSocketError({
+        toString() {
+          throw error
+        },
+      }),
+    error,
+    'a message whose toString throws',
+  )
   assertThrowsTypeError(t, () => new WebSocketError(Symbol('m')), 'a Symbol message')
   for (const [label, init, expected] of hostileCloseInfos()) {
     if (expected === TypeError) assertThrowsTypeError(t, () => new WebSocketError('m', init), label)
     else assertThrowsItself(t, () => new WebSocketError('m', init), expected, label)
   }
   // The message converts before the init dictionary.
-  assertThrowsItself(t, () => new WebSocketError({ toString() { throw error } }, { closeCode: Symbol('x') }), error, 'message first')
+  assertThrowsItself(
+    t,
+    () =>
+      new WebSocketError(
+        {
+          toString() {
+            throw error
+          },
+        },
+        { closeCode: Symbol('x') },
+      ),
+    error,
+    'message first',
+  )
 })
 
 // --- streams in every state, locks and concurrency ----------------------------------
@@ -347,7 +563,9 @@ test('reads and writes issued concurrently: 3 pending reads get 3 consecutive me
   const reader = readable.getReader()
   const writer = writable.getWriter()
   const reads = [reader.read(), reader.read(), reader.read()]
-  const writes = Array.from({ length: 200 }, (_, i) => writer.write(i % 2 ? `text ${i}` : new Uint8Array([i & 0xff, i >> 8])))
+  const writes = Array.from({ length: 200 }, (_, i) =>
+    writer.write(i % 2 ? `text ${i}` : new Uint8Array([i & 0xff, i >> 8])),
+  )
   await withTimeout(Promise.all(writes), 10_000, '200 writes')
   const first = await withTimeout(Promise.all(reads), 5000, 'the 3 pending reads')
   t.deepEqual(
@@ -370,7 +588,10 @@ test('releasing the reader lock with a read pending rejects that read with a Typ
     const reader = readable.getReader()
     const pending = reader.read()
     reader.releaseLock()
-    t.true((await rejectionOf(pending, 5000)) instanceof TypeError, `round ${round}: the pending read rejects with a TypeError`)
+    t.true(
+      (await rejectionOf(pending, 5000)) instanceof TypeError,
+      `round ${round}: the pending read rejects with a TypeError`,
+    )
     await writer.write(`message ${round}`)
   }
   const reader = readable.getReader()
@@ -415,7 +636,11 @@ test('writer.abort() with a write pending against a server that does not read re
   const { wss, writer, pendingWrite: big } = await clientWithStalledWrite(t)
   const since = performance.now()
   const abort = await standing(writer.abort(new WebSocketError('', { closeCode: 4003 })), 2000)
-  t.is(abort.status, 'fulfilled', `abort() is ${abort.status} after 2 s ("close using reason" does not wait for the closing handshake)`)
+  t.is(
+    abort.status,
+    'fulfilled',
+    `abort() is ${abort.status} after 2 s ("close using reason" does not wait for the closing handshake)`,
+  )
   // Our Close waits behind the 8 MiB the server never takes: the close timeout ends it.
   const closed = await standing(wss.closed, 10_000)
   t.is(closed.status, 'rejected', `closed is ${closed.status} 12 s after abort(): an unclean close was due`)
@@ -528,7 +753,14 @@ test('a view with lying buffer, byteOffset and byteLength properties is sent as 
     ['buffer', { value: new Uint8Array([9, 9, 9]).buffer }],
     ['byteLength', { value: 1e9 }],
     ['byteOffset', { value: 2 }],
-    ['buffer', { get() { throw error } }],
+    [
+      'buffer',
+      {
+        get() {
+          throw error
+        },
+      },
+    ],
   ]
   for (const [property, descriptor] of lies) {
     const view = new Uint8Array([1, 2, 3])
@@ -554,7 +786,10 @@ test('every stream method on a cleanly closed connection settles at once: reads 
   t.deepEqual(await withTimeout(reader.read(), 5000, 'read'), { value: undefined, done: true })
   const writeError = await rejectionOf(writer.write('late'), 5000)
   t.is(writeError?.name, 'InvalidStateError', 'a write after the close rejects with InvalidStateError')
-  t.true((await rejectionOf(writer.close(), 5000)) instanceof TypeError, 'writer.close() on an errored stream rejects with a TypeError (Streams)')
+  t.true(
+    (await rejectionOf(writer.close(), 5000)) instanceof TypeError,
+    'writer.close() on an errored stream rejects with a TypeError (Streams)',
+  )
   t.is(await withTimeout(writer.abort(), 5000, 'abort'), undefined)
   t.is(await withTimeout(reader.cancel(), 5000, 'cancel'), undefined)
   reader.releaseLock()

@@ -274,7 +274,10 @@ test('50 handshakes that never get an answer all end at their own signal timeout
   const outcomes = await Promise.all(runs.map(({ wss }, i) => settlement(wss.closed, 10_000, `closed #${i}`, since)))
   outcomes.forEach((outcome, i) => {
     t.is(outcome.reason, runs[i].signal.reason, `#${i} closed rejects with its signal's reason`)
-    t.true(outcome.ms >= runs[i].due - 20, `#${i} did not end before its signal (${ms(outcome.ms)} < ${runs[i].due} ms)`)
+    t.true(
+      outcome.ms >= runs[i].due - 20,
+      `#${i} did not end before its signal (${ms(outcome.ms)} < ${runs[i].due} ms)`,
+    )
   })
   const late = Math.max(...outcomes.map((outcome, i) => outcome.ms - runs[i].due))
   settleTimes.add('50 never-answered handshakes: latest past its timeout', late)
@@ -294,7 +297,8 @@ test('20 connections whose server keeps sending but never answers our Close all 
   const opened = await withTimeout(Promise.all(streams.map((wss) => wss.opened)), 10_000, 'opened')
   const timers = connections.map(({ socket }) =>
     setInterval(() => {
-      if (!socket.destroyed) socket.write(Buffer.concat([textFrame('still here'), encodeFrame({ opcode: OPCODE.PING })]))
+      if (!socket.destroyed)
+        socket.write(Buffer.concat([textFrame('still here'), encodeFrame({ opcode: OPCODE.PING })]))
     }, 50),
   )
   t.teardown(() => timers.forEach(clearInterval))
@@ -307,10 +311,17 @@ test('20 connections whose server keeps sending but never answers our Close all 
   outcomes.forEach((outcome, i) => {
     t.is(outcome.status, 'rejected', `#${i} closed rejects`)
     t.is(outcome.reason?.closeCode, 1006, `#${i}: 1006`)
-    t.true(outcome.ms >= 4800 && outcome.ms < 9000, `#${i} ended ${ms(outcome.ms)} after close(), about the 5 s timeout`)
+    t.true(
+      outcome.ms >= 4800 && outcome.ms < 9000,
+      `#${i} ended ${ms(outcome.ms)} after close(), about the 5 s timeout`,
+    )
   })
   for (let i = 0; i < readers.length; i++) {
-    t.is(await rejectionOf(readers[i].read(), 5000), outcomes[i].reason, `#${i}: the read rejects with the closed error`)
+    t.is(
+      await rejectionOf(readers[i].read(), 5000),
+      outcomes[i].reason,
+      `#${i}: the read rejects with the closed error`,
+    )
   }
   await Promise.all(connections.map(({ frames }) => withTimeout(frames.ended, 5000, 'the client drops TCP')))
   const slowest = Math.max(...outcomes.map((outcome) => outcome.ms))
@@ -355,7 +366,13 @@ test('a server that half-closes while the client is writing: every write after i
   await frames.waitFor((frame) => frame.opcode === OPCODE.BINARY, 5000, 'a binary frame')
   const since = performance.now()
   socket.end()
-  await assertUncleanEverywhere(t, { wss, writer, pendingWrite: writes.rejected, since, label: 'half-close while writing' })
+  await assertUncleanEverywhere(t, {
+    wss,
+    writer,
+    pendingWrite: writes.rejected,
+    since,
+    label: 'half-close while writing',
+  })
   await withTimeout(frames.ended, 5000, 'the client to end its side of TCP')
   t.pass()
 })

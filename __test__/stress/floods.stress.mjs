@@ -123,7 +123,10 @@ function readClient(socket) {
       } else if (frame.opcode === OPCODE.BINARY) {
         const { payload } = frame
         const intact =
-          frame.fin && payload.length === 64 << 10 && payload.readUInt32BE(0) === state.data && payload[100] === (state.data & 0xff)
+          frame.fin &&
+          payload.length === 64 << 10 &&
+          payload.readUInt32BE(0) === state.data &&
+          payload[100] === (state.data & 0xff)
         if (!intact) state.brokenData++
         state.data++
       } else if (frame.opcode === OPCODE.CLOSE) {
@@ -137,10 +140,15 @@ function readClient(socket) {
 
 /** Starts the flood client; resolves once it has connected, with the child and the server-side socket. */
 async function startClient(t, server, { write, readAfter }) {
-  const client = nodeChild(t, 'flood-client.mjs', [server.url, String(FLOOD_MS), write ? '1' : '0', readAfter ? '1' : '0'], {
-    nodeArgs: ['--expose-gc'],
-    killAfterMs: 90_000,
-  })
+  const client = nodeChild(
+    t,
+    'flood-client.mjs',
+    [server.url, String(FLOOD_MS), write ? '1' : '0', readAfter ? '1' : '0'],
+    {
+      nodeArgs: ['--expose-gc'],
+      killAfterMs: 90_000,
+    },
+  )
   const { socket } = await server.connection()
   return { client, socket }
 }
@@ -167,100 +175,131 @@ async function finish(t, client, socket, reading) {
 
 const lastPong = (reading, ms = 20_000) => reading.until((state) => state.lastPing, ms, 'the pong for the last ping')
 
-test.serial('a ping flood while the application does not read: every pong answers a ping in order, RSS stays flat', async (t) => {
-  const server = await startRawWebSocketServer(t, { read: false })
-  const { client, socket } = await startClient(t, server, { write: false, readAfter: true })
-  const reading = readClient(socket)
-  const pings = pingFlood(socket)
-  const flood = await waitPhase(client, 'flood')
-  await pings.stop()
-  // The last ping is always answered (RFC 6455 §5.5.3 lets older ones go unanswered).
-  socket.write(encodeFrame({ opcode: OPCODE.PING, payload: 'last' }))
-  await lastPong(reading)
-  t.true(reading.pongs > 1, 'pongs came back during the flood')
-  t.is(reading.disorderedPongs, 0, 'each pong carries a ping payload, newer than the one before')
-  t.is(reading.lastPongSequence, pings.sent() - 1, 'the last ping of the flood was answered')
-  socket.write(textFrame('end'))
-  client.child.kill('SIGUSR2') // the application reads 'end' and closes
-  const growth = flood.peak - flood.baseline
-  t.true(growth < 40 * MiB, `client RSS grew by ${mib(growth)} during the flood`)
-  t.log(`${pings.sent()} pings (${mib(pings.flushed)} taken by the kernel) in ${FLOOD_MS} ms, ${reading.pongs} pongs; client RSS ${mib(flood.baseline)} → peak ${mib(flood.peak)}`)
-  await finish(t, client, socket, reading)
-})
+test.serial(
+  'a ping flood while the application does not read: every pong answers a ping in order, RSS stays flat',
+  async (t) => {
+    const server = await startRawWebSocketServer(t, { read: false })
+    const { client, socket } = await startClient(t, server, { write: false, readAfter: true })
+    const reading = readClient(socket)
+    const pings = pingFlood(socket)
+    const flood = await waitPhase(client, 'flood')
+    await pings.stop()
+    // The last ping is always answered (RFC 6455 §5.5.3 lets older ones go unanswered).
+    socket.write(encodeFrame({ opcode: OPCODE.PING, payload: 'last' }))
+    await lastPong(reading)
+    t.true(reading.pongs > 1, 'pongs came back during the flood')
+    t.is(reading.disorderedPongs, 0, 'each pong carries a ping payload, newer than the one before')
+    t.is(reading.lastPongSequence, pings.sent() - 1, 'the last ping of the flood was answered')
+    socket.write(textFrame('end'))
+    client.child.kill('SIGUSR2') // the application reads 'end' and closes
+    const growth = flood.peak - flood.baseline
+    t.true(growth < 40 * MiB, `client RSS grew by ${mib(growth)} during the flood`)
+    t.log(
+      `${pings.sent()} pings (${mib(pings.flushed)} taken by the kernel) in ${FLOOD_MS} ms, ${reading.pongs} pongs; client RSS ${mib(flood.baseline)} → peak ${mib(flood.peak)}`,
+    )
+    await finish(t, client, socket, reading)
+  },
+)
 
-test.serial('a data flood with pings while the application does not read: the server is held back, RSS stays flat, then every message and the last ping get through', async (t) => {
-  const server = await startRawWebSocketServer(t, { read: false })
-  const { client, socket } = await startClient(t, server, { write: false, readAfter: true })
-  const reading = readClient(socket)
-  let messages = 0
-  let pingsSent = 0
-  const flood = pump(socket, () => {
-    const chunk = Buffer.concat([dataMessage(messages), pingBatch(pingsSent, 16)])
-    messages++
-    pingsSent += 16
-    return chunk
-  })
-  const floodPhase = await waitPhase(client, 'flood')
-  const flushedAtEnd = flood.flushed
-  // What is measured is time passing: how much more the kernel takes in 500 ms.
-  await delay(500)
-  const flushedLater = flood.flushed
-  await flood.stop()
-  t.true(flushedAtEnd < 48 * MiB, `the kernel took only ${mib(flushedAtEnd)} from the server while the client did not read`)
-  t.true(flushedLater - flushedAtEnd < 2 * MiB, `the server stays held back (${mib(flushedLater - flushedAtEnd)} more in 500 ms)`)
-  const growth = floodPhase.peak - floodPhase.baseline
-  t.true(growth < 40 * MiB, `client RSS grew by ${mib(growth)} during the flood`)
-  socket.write(encodeFrame({ opcode: OPCODE.PING, payload: 'last' }))
-  socket.write(textFrame('end'))
-  client.child.kill('SIGUSR2') // the application starts reading
-  const read = await waitPhase(client, 'read')
-  t.is(read.messages, messages, 'every data message reached the application')
-  t.is(read.outOfOrder, 0, 'in order')
-  await lastPong(reading)
-  t.is(reading.disorderedPongs, 0, 'pongs answer pings in order')
-  t.log(`server held at ${mib(flushedAtEnd)} (${messages} × 64 KiB messages and ${pingsSent} pings offered); client RSS ${mib(floodPhase.baseline)} → peak ${mib(floodPhase.peak)}; ${read.messages} messages read after`)
-  await finish(t, client, socket, reading)
-})
+test.serial(
+  'a data flood with pings while the application does not read: the server is held back, RSS stays flat, then every message and the last ping get through',
+  async (t) => {
+    const server = await startRawWebSocketServer(t, { read: false })
+    const { client, socket } = await startClient(t, server, { write: false, readAfter: true })
+    const reading = readClient(socket)
+    let messages = 0
+    let pingsSent = 0
+    const flood = pump(socket, () => {
+      const chunk = Buffer.concat([dataMessage(messages), pingBatch(pingsSent, 16)])
+      messages++
+      pingsSent += 16
+      return chunk
+    })
+    const floodPhase = await waitPhase(client, 'flood')
+    const flushedAtEnd = flood.flushed
+    // What is measured is time passing: how much more the kernel takes in 500 ms.
+    await delay(500)
+    const flushedLater = flood.flushed
+    await flood.stop()
+    t.true(
+      flushedAtEnd < 48 * MiB,
+      `the kernel took only ${mib(flushedAtEnd)} from the server while the client did not read`,
+    )
+    t.true(
+      flushedLater - flushedAtEnd < 2 * MiB,
+      `the server stays held back (${mib(flushedLater - flushedAtEnd)} more in 500 ms)`,
+    )
+    const growth = floodPhase.peak - floodPhase.baseline
+    t.true(growth < 40 * MiB, `client RSS grew by ${mib(growth)} during the flood`)
+    socket.write(encodeFrame({ opcode: OPCODE.PING, payload: 'last' }))
+    socket.write(textFrame('end'))
+    client.child.kill('SIGUSR2') // the application starts reading
+    const read = await waitPhase(client, 'read')
+    t.is(read.messages, messages, 'every data message reached the application')
+    t.is(read.outOfOrder, 0, 'in order')
+    await lastPong(reading)
+    t.is(reading.disorderedPongs, 0, 'pongs answer pings in order')
+    t.log(
+      `server held at ${mib(flushedAtEnd)} (${messages} × 64 KiB messages and ${pingsSent} pings offered); client RSS ${mib(floodPhase.baseline)} → peak ${mib(floodPhase.peak)}; ${read.messages} messages read after`,
+    )
+    await finish(t, client, socket, reading)
+  },
+)
 
-test.serial('a server that never reads our data: writes wait, RSS stays flat, and once it reads every resolved write arrives intact and in order', async (t) => {
-  const server = await startRawWebSocketServer(t, { read: false })
-  const { client, socket } = await startClient(t, server, { write: true, readAfter: false })
-  // The socket stays paused: the server reads nothing for the whole run.
-  const flood = await waitPhase(client, 'flood')
-  t.true(flood.resolvedBytes < 32 * MiB, `writes resolved for only ${mib(flood.resolvedBytes)} while the server did not read`)
-  const growth = flood.peak - flood.baseline
-  t.true(growth < 40 * MiB, `client RSS grew by ${mib(growth)} while its writes waited`)
-  const reading = readClient(socket)
-  const drained = await waitPhase(client, 'drained')
-  t.is(drained.lastWrite, 'resolved', 'the write pending during the stall resolves once the server reads')
-  await reading.until((state) => state.close !== null, 30_000, "the client's Close")
-  t.is(reading.data, drained.resolvedCount, 'every resolved write arrived, once')
-  t.is(reading.brokenData, 0, 'in order and intact')
-  t.log(`writes resolved for ${mib(flood.resolvedBytes)} in ${FLOOD_MS} ms while the server did not read; client RSS ${mib(flood.baseline)} → peak ${mib(flood.peak)}`)
-  await finish(t, client, socket, reading)
-})
+test.serial(
+  'a server that never reads our data: writes wait, RSS stays flat, and once it reads every resolved write arrives intact and in order',
+  async (t) => {
+    const server = await startRawWebSocketServer(t, { read: false })
+    const { client, socket } = await startClient(t, server, { write: true, readAfter: false })
+    // The socket stays paused: the server reads nothing for the whole run.
+    const flood = await waitPhase(client, 'flood')
+    t.true(
+      flood.resolvedBytes < 32 * MiB,
+      `writes resolved for only ${mib(flood.resolvedBytes)} while the server did not read`,
+    )
+    const growth = flood.peak - flood.baseline
+    t.true(growth < 40 * MiB, `client RSS grew by ${mib(growth)} while its writes waited`)
+    const reading = readClient(socket)
+    const drained = await waitPhase(client, 'drained')
+    t.is(drained.lastWrite, 'resolved', 'the write pending during the stall resolves once the server reads')
+    await reading.until((state) => state.close !== null, 30_000, "the client's Close")
+    t.is(reading.data, drained.resolvedCount, 'every resolved write arrived, once')
+    t.is(reading.brokenData, 0, 'in order and intact')
+    t.log(
+      `writes resolved for ${mib(flood.resolvedBytes)} in ${FLOOD_MS} ms while the server did not read; client RSS ${mib(flood.baseline)} → peak ${mib(flood.peak)}`,
+    )
+    await finish(t, client, socket, reading)
+  },
+)
 
-test.serial('a server that floods pings and never reads our pongs: client RSS stays flat (pongs obey backpressure), and the last ping is answered once it reads', async (t) => {
-  const server = await startRawWebSocketServer(t, { read: false })
-  // readAfter keeps the application from closing (a Close of ours would end
-  // the pongs) until the server has checked the answer to its last ping.
-  const { client, socket } = await startClient(t, server, { write: false, readAfter: true })
-  // The socket stays paused: the server never reads a pong while it floods pings.
-  const pings = pingFlood(socket)
-  const flood = await waitPhase(client, 'flood')
-  await pings.stop()
-  const growth = flood.peak - flood.baseline
-  t.log(`server offered ${pings.sent()} pings, the client took ${mib(pings.flushed)} of them in ${FLOOD_MS} ms without one pong read; client RSS ${mib(flood.baseline)} → peak ${mib(flood.peak)}`)
-  if (!t.true(growth < 48 * MiB, `client RSS grew by ${mib(growth)} in ${FLOOD_MS} ms of pings whose pongs nobody read`)) {
-    // Unbounded pongs: reading them all back would only take longer.
-    return
-  }
-  const reading = readClient(socket)
-  socket.write(encodeFrame({ opcode: OPCODE.PING, payload: 'last' }))
-  await lastPong(reading)
-  t.true(reading.pongs * 131 < 48 * MiB, `the pongs left queued for the server (${reading.pongs}) are bounded too`)
-  t.is(reading.disorderedPongs, 0, 'pongs answer pings in order')
-  socket.write(textFrame('end'))
-  client.child.kill('SIGUSR2')
-  await finish(t, client, socket, reading)
-})
+test.serial(
+  'a server that floods pings and never reads our pongs: client RSS stays flat (pongs obey backpressure), and the last ping is answered once it reads',
+  async (t) => {
+    const server = await startRawWebSocketServer(t, { read: false })
+    // readAfter keeps the application from closing (a Close of ours would end
+    // the pongs) until the server has checked the answer to its last ping.
+    const { client, socket } = await startClient(t, server, { write: false, readAfter: true })
+    // The socket stays paused: the server never reads a pong while it floods pings.
+    const pings = pingFlood(socket)
+    const flood = await waitPhase(client, 'flood')
+    await pings.stop()
+    const growth = flood.peak - flood.baseline
+    t.log(
+      `server offered ${pings.sent()} pings, the client took ${mib(pings.flushed)} of them in ${FLOOD_MS} ms without one pong read; client RSS ${mib(flood.baseline)} → peak ${mib(flood.peak)}`,
+    )
+    if (
+      !t.true(growth < 48 * MiB, `client RSS grew by ${mib(growth)} in ${FLOOD_MS} ms of pings whose pongs nobody read`)
+    ) {
+      // Unbounded pongs: reading them all back would only take longer.
+      return
+    }
+    const reading = readClient(socket)
+    socket.write(encodeFrame({ opcode: OPCODE.PING, payload: 'last' }))
+    await lastPong(reading)
+    t.true(reading.pongs * 131 < 48 * MiB, `the pongs left queued for the server (${reading.pongs}) are bounded too`)
+    t.is(reading.disorderedPongs, 0, 'pongs answer pings in order')
+    socket.write(textFrame('end'))
+    client.child.kill('SIGUSR2')
+    await finish(t, client, socket, reading)
+  },
+)

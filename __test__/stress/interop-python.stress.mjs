@@ -53,7 +53,10 @@ test('fragmented messages from websockets arrive whole: text cut inside a UTF-8 
   t.is((await read(reader)).value, 'Hello, wörld ☃ in fragments')
   const { value } = await read(reader)
   t.is(value.byteLength, 64 * 1024)
-  t.true(value.every((byte, i) => byte === ((i * 7) & 0xff)), 'the 64 fragments joined in order')
+  t.true(
+    value.every((byte, i) => byte === ((i * 7) & 0xff)),
+    'the 64 fragments joined in order',
+  )
   t.is((await read(reader)).value, 'done')
   wss.close()
   t.deepEqual(await withTimeout(wss.closed, 10_000, 'closed'), { closeCode: 1005, reason: '' })
@@ -87,7 +90,7 @@ test('our close code and reason reach websockets and come back in closed; close(
   t.deepEqual(await withTimeout(third.wss.closed, 10_000, 'closed'), { closeCode: 1005, reason: '' })
 })
 
-test("subprotocols: websockets selects by its own preference among ours; with none offered, none is selected", async (t) => {
+test('subprotocols: websockets selects by its own preference among ours; with none offered, none is selected', async (t) => {
   const { url } = await pythonServer(t)
   const both = await openStream(t, `${url}subprotocol`, { protocols: ['chat', 'superchat'] })
   t.is(both.protocol, 'superchat', "the server's preferred one")
@@ -121,7 +124,9 @@ test('pings are answered while the application does not read, until its unread m
   // The application reads nothing until the server has found the ping held back.
   const [, answered, sent] = (await server.waitFor(/^UNREAD answered=(\d+) sent=(\d+)$/m, 60_000)).map(Number)
   const size = 64 << 10
-  t.log(`${answered} pings answered while ${(answered * size) / MiB} MiB waited unread; the ping after message ${sent} was held`)
+  t.log(
+    `${answered} pings answered while ${(answered * size) / MiB} MiB waited unread; the ping after message ${sent} was held`,
+  )
   // Pings 1 to 15 each followed 64 KiB more unread data, 960 KiB at the
   // most: the socket was still being read, so all of them got their pongs.
   t.true(answered >= 15, `pongs for ${answered} pings while less than 1 MiB was unread`)
@@ -167,5 +172,7 @@ test("a message over websockets' max_size (8 MiB) ends the connection with its 1
     t.is(closed.reason.closeCode, 1009, closed.reason.message)
     t.is((await standing(write, 5000)).status, 'rejected', 'the pending write rejects')
   }
-  t.log(`closed ${closed.status}: ${JSON.stringify(closed.value ?? { closeCode: closed.reason?.closeCode, reason: closed.reason?.reason })}`)
+  t.log(
+    `closed ${closed.status}: ${JSON.stringify(closed.value ?? { closeCode: closed.reason?.closeCode, reason: closed.reason?.reason })}`,
+  )
 })

@@ -24,82 +24,107 @@ async function assertCleanExit(t, child, ms, label) {
 
 const phase = (child, name) => child.jsonLines().find((line) => line.phase === name)
 
-test.serial('10,000 connect/echo/close cycles: every cycle clean, descriptors and RSS back near where they started', async (t) => {
-  const server = await serverChild(t, 'ws', { args: ['--quiet'] })
-  const cycles = 10_000
-  const client = nodeChild(t, 'cycles.mjs', [`${server.url}echo`, String(cycles), '8', '500'], {
-    nodeArgs: ['--expose-gc'],
-    killAfterMs: 150_000,
-  })
-  await assertCleanExit(t, client, 150_000, 'the cycling client')
-  const start = phase(client, 'start')
-  const warm = phase(client, 'warm')
-  const end = phase(client, 'end')
-  const result = phase(client, 'result')
-  t.is(result.cycles, cycles)
-  t.is(result.failures, 0, `failed cycles; the first: ${result.firstFailure}`)
-  t.true(end.fds <= start.fds + 10, `descriptors: ${start.fds} at the start, ${end.fds} after ${cycles} cycles`)
-  t.true(end.rss - warm.rss < 60 * MiB, `RSS grew ${mib(end.rss - warm.rss)} after the warm-up`)
-  t.true(end.heapUsed - warm.heapUsed < 16 * MiB, `the JS heap grew ${mib(end.heapUsed - warm.heapUsed)} after the warm-up`)
-  const middle = phase(client, 'middle')
-  t.log(
-    `${result.cycles} cycles in ${(result.elapsedMs / 1000).toFixed(1)} s, 8 at a time; ` +
-      `fds ${start.fds} → ${warm.fds} (after 500) → ${end.fds}; ` +
-      `RSS ${mib(start.rss)} → ${mib(warm.rss)} (after 500) → ${mib(middle.rss)} (after ${middle.cycles}) → ${mib(end.rss)}; ` +
-      `JS heap ${mib(warm.heapUsed)} → ${mib(end.heapUsed)}`,
-  )
-})
+test.serial(
+  '10,000 connect/echo/close cycles: every cycle clean, descriptors and RSS back near where they started',
+  async (t) => {
+    const server = await serverChild(t, 'ws', { args: ['--quiet'] })
+    const cycles = 10_000
+    const client = nodeChild(t, 'cycles.mjs', [`${server.url}echo`, String(cycles), '8', '500'], {
+      nodeArgs: ['--expose-gc'],
+      killAfterMs: 150_000,
+    })
+    await assertCleanExit(t, client, 150_000, 'the cycling client')
+    const start = phase(client, 'start')
+    const warm = phase(client, 'warm')
+    const end = phase(client, 'end')
+    const result = phase(client, 'result')
+    t.is(result.cycles, cycles)
+    t.is(result.failures, 0, `failed cycles; the first: ${result.firstFailure}`)
+    t.true(end.fds <= start.fds + 10, `descriptors: ${start.fds} at the start, ${end.fds} after ${cycles} cycles`)
+    t.true(end.rss - warm.rss < 60 * MiB, `RSS grew ${mib(end.rss - warm.rss)} after the warm-up`)
+    t.true(
+      end.heapUsed - warm.heapUsed < 16 * MiB,
+      `the JS heap grew ${mib(end.heapUsed - warm.heapUsed)} after the warm-up`,
+    )
+    const middle = phase(client, 'middle')
+    t.log(
+      `${result.cycles} cycles in ${(result.elapsedMs / 1000).toFixed(1)} s, 8 at a time; ` +
+        `fds ${start.fds} → ${warm.fds} (after 500) → ${end.fds}; ` +
+        `RSS ${mib(start.rss)} → ${mib(warm.rss)} (after 500) → ${mib(middle.rss)} (after ${middle.cycles}) → ${mib(end.rss)}; ` +
+        `JS heap ${mib(warm.heapUsed)} → ${mib(end.heapUsed)}`,
+    )
+  },
+)
 
-test.serial('1,000,000 messages through one connection: every echo in order and intact, RSS flat after the warm-up', async (t) => {
-  const server = await serverChild(t, 'ws', { args: ['--quiet'] })
-  const count = 1_000_000
-  const client = nodeChild(t, 'million.mjs', [`${server.url}echo`, String(count), '100000'], {
-    nodeArgs: ['--expose-gc'],
-    killAfterMs: 150_000,
-  })
-  await assertCleanExit(t, client, 150_000, 'the million-message client')
-  const result = phase(client, 'result')
-  t.is(result.received, count)
-  t.is(result.wrong, 0, 'every echo in order, of the right kind and intact')
-  t.deepEqual(result.closed, { closeCode: 1000, reason: 'million' })
-  const samples = client.jsonLines().filter((line) => line.phase === 'sample')
-  t.is(samples.length, 10)
-  const warm = samples[1] // after 200,000 messages
-  const peak = Math.max(...samples.slice(1).map((sample) => sample.rss))
-  t.true(peak - warm.rss < 40 * MiB, `RSS grew ${mib(peak - warm.rss)} over the last 800,000 messages`)
-  const heapPeak = Math.max(...samples.slice(1).map((sample) => sample.heapUsed))
-  t.true(heapPeak - warm.heapUsed < 16 * MiB, `the JS heap grew ${mib(heapPeak - warm.heapUsed)}`)
-  t.log(
-    `${count} messages in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round(count / (result.elapsedMs / 1000))}/s); ` +
-      `RSS by 100k: ${samples.map((sample) => (sample.rss / MiB).toFixed(0)).join(' ')} MiB`,
-  )
-})
+test.serial(
+  '1,000,000 messages through one connection: every echo in order and intact, RSS flat after the warm-up',
+  async (t) => {
+    const server = await serverChild(t, 'ws', { args: ['--quiet'] })
+    const count = 1_000_000
+    const client = nodeChild(t, 'million.mjs', [`${server.url}echo`, String(count), '100000'], {
+      nodeArgs: ['--expose-gc'],
+      killAfterMs: 150_000,
+    })
+    await assertCleanExit(t, client, 150_000, 'the million-message client')
+    const result = phase(client, 'result')
+    t.is(result.received, count)
+    t.is(result.wrong, 0, 'every echo in order, of the right kind and intact')
+    t.deepEqual(result.closed, { closeCode: 1000, reason: 'million' })
+    const samples = client.jsonLines().filter((line) => line.phase === 'sample')
+    t.is(samples.length, 10)
+    const warm = samples[1] // after 200,000 messages
+    const peak = Math.max(...samples.slice(1).map((sample) => sample.rss))
+    t.true(peak - warm.rss < 40 * MiB, `RSS grew ${mib(peak - warm.rss)} over the last 800,000 messages`)
+    const heapPeak = Math.max(...samples.slice(1).map((sample) => sample.heapUsed))
+    t.true(heapPeak - warm.heapUsed < 16 * MiB, `the JS heap grew ${mib(heapPeak - warm.heapUsed)}`)
+    t.log(
+      `${count} messages in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round(count / (result.elapsedMs / 1000))}/s); ` +
+        `RSS by 100k: ${samples.map((sample) => (sample.rss / MiB).toFixed(0)).join(' ')} MiB`,
+    )
+  },
+)
 
-test.serial('20 rounds of 10 workers holding connections, terminated at random points: the main thread keeps talking, no socket is left, the process exits cleanly', async (t) => {
-  const server = await serverChild(t, 'ws', { args: ['--quiet'] })
-  const stall = await serverChild(t, 'stall-handshake')
-  const seed = Date.now() % 1_000_000
-  const child = nodeChild(t, 'worker-rounds.mjs', [server.url, stall.url, '20', '10', String(seed)], { killAfterMs: 150_000 })
-  const { code, signal } = await withTimeout(child.exited, 150_000, 'the worker rounds to end')
-  const rounds = child.jsonLines().filter((line) => line.phase === 'round')
-  t.log(`seed ${seed}; rounds completed: ${rounds.length}; main-thread echoes after each: ${rounds.map((round) => round.echoes).join(' ')}`)
-  t.is(signal, null, `killed by ${signal} (a native crash?): ${child.output.stderr.slice(-2000)}`)
-  const stalled = phase(child, 'stalled')
-  t.is(stalled, undefined, `the main thread stopped getting echoes after round ${stalled?.round} (${stalled?.probe}, ${stalled?.terminated} workers terminated)`)
-  t.is(code, 0, child.output.stderr.slice(-2000))
-  const result = phase(child, 'result')
-  if (!t.truthy(result, 'the child reported its result')) return
-  t.is(result.terminated, 200)
-  t.is(result.workerErrors, 0)
-  t.is(result.wrongEchoes, 0)
-  t.true(result.echoesPerRound.every((count) => count > 0), `main-thread echoes per round: ${result.echoesPerRound.join(' ')}`)
-  t.deepEqual(result.closed, { closeCode: 1000, reason: 'rounds done' })
-  t.true(
-    result.socketsAfter <= result.socketsBefore + 2,
-    `sockets of the child: ${result.socketsBefore} before the rounds, ${result.socketsAfter} after all 200 workers were terminated`,
-  )
-  t.log(`200 workers terminated (${JSON.stringify(result.whens)}), ${result.readyBeforeTermination} after reporting ready; ${result.echoes} main-thread echoes; sockets ${result.socketsBefore} → ${result.socketsAfter}`)
-})
+test.serial(
+  '20 rounds of 10 workers holding connections, terminated at random points: the main thread keeps talking, no socket is left, the process exits cleanly',
+  async (t) => {
+    const server = await serverChild(t, 'ws', { args: ['--quiet'] })
+    const stall = await serverChild(t, 'stall-handshake')
+    const seed = Date.now() % 1_000_000
+    const child = nodeChild(t, 'worker-rounds.mjs', [server.url, stall.url, '20', '10', String(seed)], {
+      killAfterMs: 150_000,
+    })
+    const { code, signal } = await withTimeout(child.exited, 150_000, 'the worker rounds to end')
+    const rounds = child.jsonLines().filter((line) => line.phase === 'round')
+    t.log(
+      `seed ${seed}; rounds completed: ${rounds.length}; main-thread echoes after each: ${rounds.map((round) => round.echoes).join(' ')}`,
+    )
+    t.is(signal, null, `killed by ${signal} (a native crash?): ${child.output.stderr.slice(-2000)}`)
+    const stalled = phase(child, 'stalled')
+    t.is(
+      stalled,
+      undefined,
+      `the main thread stopped getting echoes after round ${stalled?.round} (${stalled?.probe}, ${stalled?.terminated} workers terminated)`,
+    )
+    t.is(code, 0, child.output.stderr.slice(-2000))
+    const result = phase(child, 'result')
+    if (!t.truthy(result, 'the child reported its result')) return
+    t.is(result.terminated, 200)
+    t.is(result.workerErrors, 0)
+    t.is(result.wrongEchoes, 0)
+    t.true(
+      result.echoesPerRound.every((count) => count > 0),
+      `main-thread echoes per round: ${result.echoesPerRound.join(' ')}`,
+    )
+    t.deepEqual(result.closed, { closeCode: 1000, reason: 'rounds done' })
+    t.true(
+      result.socketsAfter <= result.socketsBefore + 2,
+      `sockets of the child: ${result.socketsBefore} before the rounds, ${result.socketsAfter} after all 200 workers were terminated`,
+    )
+    t.log(
+      `200 workers terminated (${JSON.stringify(result.whens)}), ${result.readyBeforeTermination} after reporting ready; ${result.echoes} main-thread echoes; sockets ${result.socketsBefore} → ${result.socketsAfter}`,
+    )
+  },
+)
 
 test('workers terminated while other workers connect leave the rest of the process working', async (t) => {
   const server = await serverChild(t, 'ws', { args: ['--quiet'] })
@@ -118,13 +143,19 @@ test('a worker terminated with a write pending to a server that does not read le
   const result = phase(child, 'result')
   t.is(result.ready, 'ready')
   t.is(result.socketsWhileHeld, result.socketsBefore + 1, 'the worker held one socket')
-  t.is(result.socketsAfter, result.socketsBefore, `2 s after terminate(): ${result.socketsAfter - result.socketsBefore} socket(s) still open`)
+  t.is(
+    result.socketsAfter,
+    result.socketsBefore,
+    `2 s after terminate(): ${result.socketsAfter - result.socketsBefore} socket(s) still open`,
+  )
 })
 
 test('under plain node, a script exits by itself right after its last connection closes, whatever ended the others', async (t) => {
   const server = await serverChild(t, 'ws', { args: ['--quiet'] })
   const stall = await serverChild(t, 'stall-handshake')
-  const child = nodeChild(t, 'last-close.mjs', [server.url, `ws://127.0.0.1:${await refusedPort()}/`, stall.url], { killAfterMs: 60_000 })
+  const child = nodeChild(t, 'last-close.mjs', [server.url, `ws://127.0.0.1:${await refusedPort()}/`, stall.url], {
+    killAfterMs: 60_000,
+  })
   let exitedAt = null
   child.child.once('exit', () => (exitedAt = Date.now()))
   await assertCleanExit(t, child, 60_000, 'the script')

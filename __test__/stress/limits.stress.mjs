@@ -75,15 +75,21 @@ test.serial('a 2^63-byte header with a maxMessageSize of 4 GiB - 1 still fails a
   await assertFailure(t, header(OPCODE.BINARY, 2n ** 63n), [1009, 1002], { options: { maxMessageSize: 2 ** 32 - 1 } })
 })
 
-test.serial('a frame header one byte over the 16 MiB frame limit fails at the header, before any payload', async (t) => {
-  await assertFailure(t, header(OPCODE.BINARY, BigInt(16 * MiB + 1)), [1009], {
-    options: { maxMessageSize: 2 ** 32 - 1 },
-    messagePattern: SIZE,
-  })
-})
+test.serial(
+  'a frame header one byte over the 16 MiB frame limit fails at the header, before any payload',
+  async (t) => {
+    await assertFailure(t, header(OPCODE.BINARY, BigInt(16 * MiB + 1)), [1009], {
+      options: { maxMessageSize: 2 ** 32 - 1 },
+      messagePattern: SIZE,
+    })
+  },
+)
 
 test.serial('a frame header one byte over maxMessageSize fails at the header, before any payload', async (t) => {
-  await assertFailure(t, header(OPCODE.BINARY, 1001), [1009], { options: { maxMessageSize: 1000 }, messagePattern: SIZE })
+  await assertFailure(t, header(OPCODE.BINARY, 1001), [1009], {
+    options: { maxMessageSize: 1000 },
+    messagePattern: SIZE,
+  })
 })
 
 test.serial('a continuation header announcing 2^40 bytes in the middle of a message fails at the header', async (t) => {
@@ -98,7 +104,11 @@ test.serial('a binary message over maxMessageSize in small fragments: Close 1009
   const fragments = []
   for (let i = 0; i < 30; i++) {
     fragments.push(
-      encodeFrame({ opcode: i === 0 ? OPCODE.BINARY : OPCODE.CONTINUATION, payload: Buffer.alloc(40, i), fin: i === 29 }),
+      encodeFrame({
+        opcode: i === 0 ? OPCODE.BINARY : OPCODE.CONTINUATION,
+        payload: Buffer.alloc(40, i),
+        fin: i === 29,
+      }),
     )
   }
   // 30 × 40 = 1200 bytes against a limit of 1000.
@@ -133,7 +143,11 @@ test.serial('a message over the default 64 MiB limit in 1 MiB fragments: Close 1
     async (socket) => {
       const fragment = Buffer.alloc(MiB, 0x61)
       for (let i = 0; i <= 64 && !socket.destroyed; i++) {
-        const frame = encodeFrame({ opcode: i === 0 ? OPCODE.BINARY : OPCODE.CONTINUATION, payload: fragment, fin: i === 64 })
+        const frame = encodeFrame({
+          opcode: i === 0 ? OPCODE.BINARY : OPCODE.CONTINUATION,
+          payload: fragment,
+          fin: i === 64,
+        })
         if (!socket.write(frame)) {
           await new Promise((resolve) => {
             socket.once('drain', resolve)
@@ -194,26 +208,29 @@ test('a Close with a reason of exactly 123 bytes (a 125-byte payload) is a clean
   t.deepEqual(await withTimeout(wss.closed, 10_000, 'closed'), { closeCode: 4000, reason })
 })
 
-test.serial('after 200 connections failed by oversized headers the process is healthy: a normal connection still echoes', async (t) => {
-  const peer = await startRawWebSocketServer(t, { read: false })
-  const rssBefore = process.memoryUsage().rss
-  const outcomes = await Promise.all(
-    Array.from({ length: 200 }, async (_, i) => {
-      const wss = new WebSocketStream(peer.url, { maxMessageSize: 1000 + i })
-      const { socket } = await peer.connection()
-      socket.resume()
-      await withTimeout(wss.opened, 10_000, 'opened')
-      socket.write(header(i % 2 ? OPCODE.TEXT : OPCODE.BINARY, 2n ** 62n + BigInt(i)))
-      return rejectionOf(wss.closed, 10_000)
-    }),
-  )
-  for (const error of outcomes) t.true(error instanceof WebSocketError && error.closeCode === 1006)
-  const grown = process.memoryUsage().rss - rssBefore
-  t.true(grown < 64 * MiB, `RSS grew by ${(grown / MiB).toFixed(1)} MiB over 200 failures`)
-  const echo = await wsServerFor(t)
-  const wss = new WebSocketStream(echo.url)
-  const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
-  await writable.getWriter().write('still fine')
-  t.is((await withTimeout(readable.getReader().read(), 5000, 'echo')).value, 'still fine')
-  wss.close()
-})
+test.serial(
+  'after 200 connections failed by oversized headers the process is healthy: a normal connection still echoes',
+  async (t) => {
+    const peer = await startRawWebSocketServer(t, { read: false })
+    const rssBefore = process.memoryUsage().rss
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const wss = new WebSocketStream(peer.url, { maxMessageSize: 1000 + i })
+        const { socket } = await peer.connection()
+        socket.resume()
+        await withTimeout(wss.opened, 10_000, 'opened')
+        socket.write(header(i % 2 ? OPCODE.TEXT : OPCODE.BINARY, 2n ** 62n + BigInt(i)))
+        return rejectionOf(wss.closed, 10_000)
+      }),
+    )
+    for (const error of outcomes) t.true(error instanceof WebSocketError && error.closeCode === 1006)
+    const grown = process.memoryUsage().rss - rssBefore
+    t.true(grown < 64 * MiB, `RSS grew by ${(grown / MiB).toFixed(1)} MiB over 200 failures`)
+    const echo = await wsServerFor(t)
+    const wss = new WebSocketStream(echo.url)
+    const { readable, writable } = await withTimeout(wss.opened, 5000, 'opened')
+    await writable.getWriter().write('still fine')
+    t.is((await withTimeout(readable.getReader().read(), 5000, 'echo')).value, 'still fine')
+    wss.close()
+  },
+)
