@@ -7,11 +7,11 @@
 // bounded under a fast producer. Only lower bounds on time are asserted; the
 // figures are logged.
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as delay } from 'node:timers/promises'
 import { WebSocketStream } from '../index.mjs'
 import { binaryFrame, closeFrame, startRawWebSocketServer } from './helpers/raw-server.mjs'
+import { spawnChild } from './helpers/child-process.mjs'
 import { withTimeout } from './helpers/settle.mjs'
 import { wsServerFor } from './helpers/fixtures.mjs'
 
@@ -134,15 +134,7 @@ test.serial('client RSS stays bounded while a server offers 512 MiB to a slow re
   let queued = 0
   let flushedBytes = 0
   const peer = await startRawWebSocketServer(t)
-  const child = spawn(process.execPath, [slowReader, peer.url, '4000'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  t.teardown(() => child.kill('SIGKILL'))
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => (stdout += chunk))
-  child.stderr.on('data', (chunk) => (stderr += chunk))
-  const exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  const reader = spawnChild(t, process.execPath, [slowReader, peer.url, '4000'])
   const { socket } = await peer.connection()
   let stopped = false
   socket.on('close', () => (stopped = true))
@@ -162,11 +154,11 @@ test.serial('client RSS stays bounded while a server offers 512 MiB to a slow re
     }
   }
   pump()
-  const { code, signal } = await withTimeout(exit, 20000, 'slow reader child to finish')
+  const { code, signal } = await withTimeout(reader.exited, 20000, 'slow reader child to finish')
   const flushedAtExit = flushedBytes
-  t.is(signal, null, stderr)
-  t.is(code, 0, stderr)
-  const report = JSON.parse(stdout.trim().split('\n').pop())
+  t.is(signal, null, reader.output.stderr)
+  t.is(code, 0, reader.output.stderr)
+  const [report] = reader.jsonLines()
   const growth = report.peakRss - report.baselineRss
   t.log(
     `slow reader read ${report.messages} messages (${(report.bytes / MiB).toFixed(1)} MiB); ` +

@@ -5,54 +5,20 @@
 // and CommonJS entries are the same classes. Scripts run as child processes
 // so a hang, an unhandled rejection or a crash shows up in their exit.
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { setTimeout as delay } from 'node:timers/promises'
+import { spawnChild } from './helpers/child-process.mjs'
 import { withTimeout } from './helpers/settle.mjs'
 import { wsServerFor as server } from './helpers/fixtures.mjs'
 import { refusedPort } from './helpers/servers.mjs'
 
 const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
-/**
- * Starts `node [nodeArgs] fixture args`. Returns the child, its collected
- * output, `printed(text, ms)` (resolves once stdout contains `text`) and a
- * promise of its exit; the child is killed at teardown.
- */
-function runFixture(t, name, args, nodeArgs = []) {
-  const child = spawn(process.execPath, [...nodeArgs, fixture(name), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const output = { stdout: '', stderr: '' }
-  child.stdout.setEncoding('utf8').on('data', (chunk) => (output.stdout += chunk))
-  child.stderr.setEncoding('utf8').on('data', (chunk) => (output.stderr += chunk))
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  const printed = (text, ms) =>
-    withTimeout(
-      new Promise((resolve, reject) => {
-        const check = () => {
-          if (output.stdout.includes(text)) {
-            child.stdout.off('data', check)
-            resolve()
-          }
-        }
-        child.stdout.on('data', check)
-        check()
-        // 'close' comes after the last output, unlike 'exit'.
-        child.once('close', () =>
-          reject(new Error(`the child exited without printing ${JSON.stringify(text)}: ${output.stderr}`)),
-        )
-      }),
-      ms,
-      `child output ${JSON.stringify(text)}`,
-    )
-  return { child, output, exited, printed }
-}
+/** Starts `node [nodeArgs] fixtures/<name> args` (see spawnChild). */
+const runFixture = (t, name, args, nodeArgs = []) =>
+  spawnChild(t, process.execPath, [...nodeArgs, fixture(name), ...args])
 
 test('a script that opens, exchanges a message and closes exits by itself with code 0', async (t) => {
   const { url } = await server(t)
@@ -77,8 +43,8 @@ test('a script whose connection is refused exits by itself without an unhandled 
 
 test('an open connection keeps the process alive until the server closes it', async (t) => {
   const peer = await server(t, () => {})
-  const { child, output, exited, printed } = runFixture(t, 'open-idle.mjs', [peer.url])
-  await printed('opened', 10000)
+  const { child, output, exited, waitFor } = runFixture(t, 'open-idle.mjs', [peer.url])
+  await waitFor(/^opened$/m, 10000)
   // What is checked is time passing: the process is still there a second later.
   await delay(1000)
   t.is(child.exitCode, null, `the process exited while its connection was open: ${output.stderr}`)
@@ -99,8 +65,8 @@ test('a stream collected without close() ends its socket', async (t) => {
     socket.send('second')
     socket.on('close', (code) => serverSawClose(code))
   })
-  const { child, output, printed } = runFixture(t, 'gc-drop.mjs', [peer.url], ['--expose-gc'])
-  await printed('dropped', 10000)
+  const { child, output, waitFor } = runFixture(t, 'gc-drop.mjs', [peer.url], ['--expose-gc'])
+  await waitFor(/^dropped$/m, 10000)
   t.true(output.stdout.includes('read: first'), output.stdout)
   const code = await withTimeout(sawClose, 10000, 'the server to see the connection close after gc()')
   t.is(child.exitCode, null, `the process had exited, which would end the socket anyway: ${output.stderr}`)

@@ -9,7 +9,8 @@ import test from 'ava'
 import { WebSocketError } from '../../index.mjs'
 import { withTimeout } from '../helpers/settle.mjs'
 import { openedClientFor as openStream } from '../helpers/fixtures.mjs'
-import { fixture, spawnChild } from './support/child.mjs'
+import { spawnChild } from '../helpers/child-process.mjs'
+import { fixture } from './support/child.mjs'
 import { MiB, standing } from './support/checks.mjs'
 
 // .ci/run installs websockets into a virtual environment and names its

@@ -9,7 +9,8 @@
 import test from 'ava'
 import { fileURLToPath } from 'node:url'
 import { withTimeout } from '../helpers/settle.mjs'
-import { nodeChild, serverChild, spawnChild } from './support/child.mjs'
+import { spawnChild } from '../helpers/child-process.mjs'
+import { nodeChild, serverChild } from './support/child.mjs'
 import { MiB } from './support/checks.mjs'
 import { refusedPort } from '../helpers/servers.mjs'
 
