@@ -1,6 +1,7 @@
 // A throwaway certificate authority for the TLS specs, made with openssl:
 // a server certificate for localhost/127.0.0.1, one for another host, a
-// client certificate, and an untrusted self-signed one.
+// client certificate, and an untrusted self-signed one. Each is valid for
+// two days.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -10,6 +11,34 @@ function openssl(dir, args) {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
 }
 
+/** `<name>.pem` and `<name>.key` in `dir`, as { cert, key }. */
+function read(dir, name) {
+  return {
+    cert: fs.readFileSync(path.join(dir, `${name}.pem`), 'utf8'),
+    key: fs.readFileSync(path.join(dir, `${name}.key`), 'utf8'),
+  }
+}
+
+/** A self-signed certificate for `subject`, with `extra` openssl req arguments. */
+function selfSigned(dir, name, subject, extra = []) {
+  const keyAndCert = ['-keyout', `${name}.key`, '-out', `${name}.pem`]
+  openssl(dir, [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    ...keyAndCert,
+    '-days',
+    '2',
+    '-subj',
+    subject,
+    ...extra,
+  ])
+  return read(dir, name)
+}
+
+/** A certificate the test CA (ca.pem, ca.key) issues. */
 function issue(dir, name, subjectAltName, extendedKeyUsage) {
   openssl(dir, [
     'req',
@@ -27,16 +56,13 @@ function issue(dir, name, subjectAltName, extendedKeyUsage) {
     path.join(dir, `${name}.ext`),
     `basicConstraints=CA:FALSE\nextendedKeyUsage=${extendedKeyUsage}\n${subjectAltName ? `subjectAltName=${subjectAltName}\n` : ''}`,
   )
+  const signedByCa = ['-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial']
   openssl(dir, [
     'x509',
     '-req',
     '-in',
     `${name}.csr`,
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
+    ...signedByCa,
     '-out',
     `${name}.pem`,
     '-days',
@@ -44,58 +70,24 @@ function issue(dir, name, subjectAltName, extendedKeyUsage) {
     '-extfile',
     `${name}.ext`,
   ])
-  return {
-    cert: fs.readFileSync(path.join(dir, `${name}.pem`), 'utf8'),
-    key: fs.readFileSync(path.join(dir, `${name}.key`), 'utf8'),
-  }
+  return read(dir, name)
 }
 
 export function makeCertificates() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'websocketstream-tls-'))
   try {
-    openssl(dir, [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=websocketstream test CA',
-    ])
-    openssl(dir, [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'untrusted.key',
-      '-out',
-      'untrusted.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ])
+    const ca = selfSigned(dir, 'ca', '/CN=websocketstream test CA')
     return {
       dir,
-      ca: fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8'),
+      ca: ca.cert,
       caFile: path.join(dir, 'ca.pem'),
       server: issue(dir, 'server', 'DNS:localhost,IP:127.0.0.1', 'serverAuth'),
       otherHost: issue(dir, 'other', 'DNS:other.example', 'serverAuth'),
       client: issue(dir, 'client', '', 'clientAuth'),
-      untrusted: {
-        cert: fs.readFileSync(path.join(dir, 'untrusted.pem'), 'utf8'),
-        key: fs.readFileSync(path.join(dir, 'untrusted.key'), 'utf8'),
-      },
+      untrusted: selfSigned(dir, 'untrusted', '/CN=localhost', [
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ]),
       remove: () => fs.rmSync(dir, { recursive: true, force: true }),
     }
   } catch (error) {
