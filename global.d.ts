@@ -1,10 +1,7 @@
 // `import 'websocketstream/global'` declares the two classes on globalThis,
 // as a value and as a type, the way the DOM library declares them.
 
-import type {
-  WebSocketError as WebSocketErrorClass,
-  WebSocketStream as WebSocketStreamClass,
-} from './index.js'
+import type { WebSocketError as WebSocketErrorClass, WebSocketStream as WebSocketStreamClass } from './index.js'
 
 declare global {
   interface WebSocketStream extends WebSocketStreamClass {}
@@ -12,5 +9,3 @@ declare global {
   interface WebSocketError extends WebSocketErrorClass {}
   var WebSocketError: typeof WebSocketErrorClass
 }
-
-export {}

@@ -6,9 +6,7 @@ import { fileURLToPath } from 'node:url'
 
 const manifest = fileURLToPath(new URL('./load-server/Cargo.toml', import.meta.url))
 const sources = fileURLToPath(new URL('./load-server/src/', import.meta.url))
-const binary = fileURLToPath(
-  new URL('./load-server/target/release/websocketstream-load-server', import.meta.url),
-)
+const binary = fileURLToPath(new URL('./load-server/target/release/websocketstream-load-server', import.meta.url))
 
 /** Builds the binary if it is missing or older than its sources (a cold build takes a minute or two). */
 export function ensureLoadServerBuilt() {

@@ -113,7 +113,9 @@ function textTable({ header, rows }) {
   const widths = all[0].map((_, column) => Math.max(...all.map((row) => String(row[column]).length)))
   const line = (row) =>
     row
-      .map((cell, column) => (column === 0 ? String(cell).padEnd(widths[column]) : String(cell).padStart(widths[column])))
+      .map((cell, column) =>
+        column === 0 ? String(cell).padEnd(widths[column]) : String(cell).padStart(widths[column]),
+      )
       .join('  ')
       .trimEnd()
   return [line(all[0]), widths.map((width) => '-'.repeat(width)).join('  '), ...all.slice(1).map(line)].join('\n')
@@ -142,7 +144,9 @@ export function summaryTable(entries, { markdown = false } = {}) {
 export function scenarioHeading(scenario) {
   const sizes = []
   if (scenario.count !== undefined) {
-    sizes.push(`${scenario.count.toLocaleString('en-US')} ${scenario.kind === 'echo' ? 'round trips' : scenario.kind.startsWith('conn') || scenario.kind === 'concurrent' ? 'connections' : 'messages'}`)
+    sizes.push(
+      `${scenario.count.toLocaleString('en-US')} ${scenario.kind === 'echo' ? 'round trips' : scenario.kind.startsWith('conn') || scenario.kind === 'concurrent' ? 'connections' : 'messages'}`,
+    )
   }
   if (scenario.durationMs) sizes.push(`read for ${scenario.durationMs / 1000} s`)
   return `${scenario.id}: ${scenario.title} (${sizes.join(', ')})`

@@ -25,8 +25,8 @@ const USAGE = `usage: node bench/run.mjs [options]
   --quick            scaled-down sizes (the whole run takes under a minute)
   --repeat N         run every (scenario, client) N times and report medians (default 1)
   --only IDS         comma-separated scenario ids (${allScenarios({ quick: false })
-  .map(({ id }) => id)
-  .join(', ')})
+    .map(({ id }) => id)
+    .join(', ')})
   --clients IDS      comma-separated client ids (${CLIENTS.map(({ id }) => id).join(', ')})
   --node VERSION     run the whole benchmark on another Node, through npx -y node@VERSION
   --max-minutes M    stop starting new runs after M minutes (default 60, 3 with --quick)
@@ -59,7 +59,8 @@ if (!Number.isInteger(repeat) || repeat < 1) fail(`--repeat must be a positive i
 const maxMinutes = Number(options['max-minutes'] ?? (options.quick ? 3 : 60))
 const selectedScenarios = pick(allScenarios({ quick: options.quick }), options.only, 'scenario')
 const selectedClients = pick(CLIENTS, options.clients, 'client')
-const partial = selectedScenarios.length < allScenarios({ quick: false }).length || selectedClients.length < CLIENTS.length
+const partial =
+  selectedScenarios.length < allScenarios({ quick: false }).length || selectedClients.length < CLIENTS.length
 
 const started = Date.now()
 const deadline = started + maxMinutes * 60_000
@@ -111,7 +112,9 @@ const seconds = (Date.now() - started) / 1000
 // rebuild measured two builds, and says so.
 const addonAtEnd = describeEnvironment().versions.websocketstreamAddonBuilt
 if (addonAtEnd !== environment.versions.websocketstreamAddonBuilt) {
-  environment.warnings = [`the addon was rebuilt during the run (${environment.versions.websocketstreamAddonBuilt} -> ${addonAtEnd})`]
+  environment.warnings = [
+    `the addon was rebuilt during the run (${environment.versions.websocketstreamAddonBuilt} -> ${addonAtEnd})`,
+  ]
   console.log(`WARNING: ${environment.warnings[0]}`)
 }
 console.log('== summary (ratios: how many times better websocketstream does; > 1 = websocketstream wins)\n')
@@ -196,7 +199,12 @@ function printHeader({ node, versions, machine, mode }) {
       ` | ws ${versions.ws} | undici ${versions.undici}`,
   )
   console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.kernel}`)
-  console.log(`load average: ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`)
+  console.log(
+    `load average: ${os
+      .loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' ')}`,
+  )
 }
 
 /** One client run's figures, with the derived rates. */
@@ -220,7 +228,10 @@ function aggregate(outcomes) {
     .map(({ status, message }) => ({ status, message }))
   const median = {}
   for (const field of new Set(ok.flatMap(Object.keys))) {
-    const values = ok.map((run) => run[field]).filter(Number.isFinite).sort((a, b) => a - b)
+    const values = ok
+      .map((run) => run[field])
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b)
     if (values.length === 0) continue
     const middle = values.length >> 1
     median[field] = values.length % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2

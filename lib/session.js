@@ -95,7 +95,9 @@ function deferred() {
  * @returns {(this: unknown) => any}
  */
 const getter = (prototype, name) =>
-  /** @type {(this: unknown) => any} */ (/** @type {PropertyDescriptor} */ (Object.getOwnPropertyDescriptor(prototype, name)).get)
+  /** @type {(this: unknown) => any} */ (
+    /** @type {PropertyDescriptor} */ (Object.getOwnPropertyDescriptor(prototype, name)).get
+  )
 const typedArraySlots = ['buffer', 'byteOffset', 'byteLength'].map((name) =>
   getter(Object.getPrototypeOf(Uint8Array.prototype), name),
 )
@@ -130,20 +132,19 @@ function toOutgoingMessage(chunk) {
     // The common case, without a new view: the native side copies the
     // array's bytes through its internal slots (none if it is detached).
     const buffer = typedArraySlots[0].call(chunk)
-    if (!types.isSharedArrayBuffer(buffer) && !arrayBufferResizable.call(buffer)) return /** @type {Uint8Array} */ (chunk)
+    if (!types.isSharedArrayBuffer(buffer) && !arrayBufferResizable.call(buffer))
+      return /** @type {Uint8Array} */ (chunk)
   }
   if (types.isArrayBuffer(chunk)) return arrayBufferBytes(chunk, 0, arrayBufferByteLength.call(chunk))
   if (ArrayBuffer.isView(chunk)) {
-    const [buffer, byteOffset, byteLength] = (types.isDataView(chunk) ? dataViewSlots : typedArraySlots).map(
-      (slot) => {
-        try {
-          return slot.call(chunk)
-        } catch {
-          // A DataView on a detached buffer throws here: it holds no bytes.
-          return 0
-        }
-      },
-    )
+    const [buffer, byteOffset, byteLength] = (types.isDataView(chunk) ? dataViewSlots : typedArraySlots).map((slot) => {
+      try {
+        return slot.call(chunk)
+      } catch {
+        // A DataView on a detached buffer throws here: it holds no bytes.
+        return 0
+      }
+    })
     if (types.isSharedArrayBuffer(buffer)) {
       throw new TypeError('A view on a SharedArrayBuffer cannot be sent')
     }
@@ -298,7 +299,9 @@ class Session {
     // writer.abort() waits for the write in progress; one waiting for the
     // socket must give way, or an abort could wait forever.
     // (@types/node 20 leaves the controller's signal out.)
-    const { signal } = /** @type {WritableStreamDefaultController & { signal: AbortSignal }} */ (this.writableController)
+    const { signal } = /** @type {WritableStreamDefaultController & { signal: AbortSignal }} */ (
+      this.writableController
+    )
     signal.addEventListener('abort', () => this.abandonPendingWrite(signal.reason), { once: true })
     this.opened.resolve({ readable, writable, extensions, protocol })
     this.updateHold()
@@ -428,7 +431,8 @@ class Session {
       this.connectionFailed('close() was called before the handshake completed')
       return
     }
-    /** @type {NativeConnection} */ (this.native).close(closeCode === null && reason !== '' ? 1000 : closeCode, reason)
+    const connection = /** @type {NativeConnection} */ (this.native)
+    connection.close(closeCode === null && reason !== '' ? 1000 : closeCode, reason)
     this.updateHold()
   }
 
@@ -487,10 +491,7 @@ class Session {
       // A write was still pending when the server's Close arrived: it fails,
       // and so does every later write, with the same error.
       write.reject(
-        new DOMException(
-          'The server closed the connection before this message could be sent',
-          'InvalidStateError',
-        ),
+        new DOMException('The server closed the connection before this message could be sent', 'InvalidStateError'),
       )
       this.closeReadable()
       this.closed.reject(

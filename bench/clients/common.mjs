@@ -92,10 +92,13 @@ export async function main(scenarios) {
     const run = scenarios[scenario.kind]
     if (!run) throw new Error(`this client has no scenario of kind ${scenario.kind}`)
     // run.mjs kills a client past its budget; this covers a run.mjs that died.
-    setTimeout(() => {
-      process.stderr.write('ERROR: over budget, exiting on its own\n')
-      process.exit(124)
-    }, (scenario.budgetSeconds + 5) * 1000).unref()
+    setTimeout(
+      () => {
+        process.stderr.write('ERROR: over budget, exiting on its own\n')
+        process.exit(124)
+      },
+      (scenario.budgetSeconds + 5) * 1000,
+    ).unref()
     report(await run(scenario, server))
   } catch (error) {
     process.stderr.write(`ERROR: ${error?.stack ?? error}\n`)

@@ -50,9 +50,12 @@ export function eventScenarios(client) {
       let messages = 0
       let bytes = 0
       let last
-      client.opened(ws).then(() => {
-        watch = stopwatch()
-      }, () => {})
+      client.opened(ws).then(
+        () => {
+          watch = stopwatch()
+        },
+        () => {},
+      )
       client.onMessage(ws, (message) => {
         messages++
         bytes += messageLength(message)
