@@ -38,13 +38,29 @@ export interface WebSocketStreamOptions {
   headers?: Record<string, string | readonly string[]> | Iterable<readonly [string, string]> | Headers
   /** Node extension: TLS settings for wss:// URLs. */
   tls?: WebSocketStreamTlsOptions
-  /** Node extension: the largest message accepted, in bytes (default 64 MiB). */
+  /**
+   * Node extension: the largest message accepted, in bytes (default 64 MiB).
+   * For a compressed message, the inflated size counts.
+   */
   maxMessageSize?: number
+  /**
+   * Node extension: permessage-deflate (RFC 7692). `true` (the default)
+   * offers `permessage-deflate; client_max_window_bits`; `false` offers
+   * nothing. Whether it is in use is up to the server: see `extensions`.
+   */
+  perMessageDeflate?: boolean | WebSocketStreamDeflateOptions
   /**
    * Node extension: an `http://[user:pass@]host:port` proxy reached with HTTP
    * CONNECT. Without it, NODE_USE_ENV_PROXY=1 enables HTTP_PROXY / HTTPS_PROXY / NO_PROXY.
    */
   proxy?: string | URL
+}
+
+export interface WebSocketStreamDeflateOptions {
+  /** Messages with fewer bytes than this (UTF-8 bytes for text) are sent uncompressed (default 1024). */
+  threshold?: number
+  /** zlib's compression level for what we send, 0 to 9 (default 6). */
+  level?: number
 }
 
 /** PEM text, as a string or bytes. */

@@ -68,6 +68,7 @@ function connectTarget(url, protocols, nodeOptions) {
     protocols,
     headers: nodeOptions.headers,
     maxMessageSize: nodeOptions.maxMessageSize,
+    deflate: nodeOptions.deflate,
     tls: secure ? (nodeOptions.tls ?? { rejectUnauthorized: true }) : undefined,
     proxy: nodeOptions.proxy ?? proxyFromEnvironment(secure, host, port),
   }

@@ -1,9 +1,9 @@
 // @ts-check
 'use strict'
 // The options a Node service needs beyond the draft's `protocols` and
-// `signal`: `headers`, `tls`, `maxMessageSize` and an HTTP CONNECT `proxy`
-// (or, with NODE_USE_ENV_PROXY=1, the proxy environment variables). Every
-// invalid value is a TypeError naming the option.
+// `signal`: `headers`, `tls`, `maxMessageSize`, `perMessageDeflate` and an
+// HTTP CONNECT `proxy` (or, with NODE_USE_ENV_PROXY=1, the proxy environment
+// variables). Every invalid value is a TypeError naming the option.
 
 const { describe, toDictionary } = require('./webidl')
 
@@ -114,6 +114,30 @@ function toMaxMessageSize(value) {
   return value
 }
 
+/** What `perMessageDeflate: true` (the default) means. */
+const DEFAULT_DEFLATE = Object.freeze({ threshold: 1024, level: 6 })
+
+/**
+ * `perMessageDeflate`: true (the default), false, or `{ threshold, level }`.
+ * @param {unknown} value
+ * @returns {import('../binding.js').DeflateOptions | undefined} undefined: no offer
+ */
+function toDeflateOptions(value) {
+  if (value === undefined || value === true) return DEFAULT_DEFLATE
+  if (value === false) return undefined
+  if (value === null || typeof value !== 'object') {
+    throw optionError('perMessageDeflate', 'true, false or an object { threshold, level }', value)
+  }
+  const { threshold = DEFAULT_DEFLATE.threshold, level = DEFAULT_DEFLATE.level } = /** @type {any} */ (value)
+  if (!Number.isInteger(threshold) || threshold < 0 || threshold > 0xffffffff) {
+    throw optionError('perMessageDeflate.threshold', 'a whole number of bytes from 0 to 4294967295', threshold)
+  }
+  if (!Number.isInteger(level) || level < 0 || level > 9) {
+    throw optionError('perMessageDeflate.level', 'a whole number from 0 to 9', level)
+  }
+  return { threshold, level }
+}
+
 /**
  * An `http://[user:pass@]host:port` proxy URL as the native side needs it.
  * @param {unknown} value
@@ -186,6 +210,7 @@ function proxyFromEnvironment(secure, host, port) {
  * @typedef {object} NodeOptions
  * @property {string[]} headers `[name, value, name, value, …]`
  * @property {number | undefined} maxMessageSize
+ * @property {import('../binding.js').DeflateOptions | undefined} deflate undefined: no offer
  * @property {import('../binding.js').ProxyOptions | undefined} proxy
  * @property {import('../binding.js').TlsOptions | undefined} tls
  */
@@ -199,11 +224,13 @@ function proxyFromEnvironment(secure, host, port) {
 function readNodeOptions(dictionary) {
   const rawHeaders = dictionary.headers
   const rawMaxMessageSize = dictionary.maxMessageSize
+  const rawPerMessageDeflate = dictionary.perMessageDeflate
   const rawProxy = dictionary.proxy
   const rawTls = dictionary.tls
   return {
     headers: rawHeaders === undefined ? [] : toHeaderList(rawHeaders),
     maxMessageSize: rawMaxMessageSize === undefined ? undefined : toMaxMessageSize(rawMaxMessageSize),
+    deflate: toDeflateOptions(rawPerMessageDeflate),
     proxy: rawProxy === undefined ? undefined : toProxyOptions(rawProxy, 'proxy'),
     tls: rawTls === undefined ? undefined : toTlsOptions(rawTls),
   }

@@ -6,6 +6,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Error;
 
+use crate::inflating_stream::ExtensionViolation;
+
 /// RFC 6455 §7.1.5 codes for a close without a code.
 pub const NO_STATUS_RECEIVED: u16 = 1005;
 pub const ABNORMAL_CLOSURE: u16 = 1006;
@@ -60,7 +62,16 @@ pub fn classify_read_error(error: Error) -> ReadFailure {
         Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => ReadFailure::Abrupt(
             "the server closed the connection without a closing handshake".to_string(),
         ),
-        Error::Io(io) => ReadFailure::Abrupt(format!("the connection failed: {io}")),
+        Error::Io(io) => match io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<ExtensionViolation>())
+        {
+            Some(violation) => ReadFailure::Violation {
+                close_code: violation.close_code,
+                message: violation.message.clone(),
+            },
+            None => ReadFailure::Abrupt(format!("the connection failed: {io}")),
+        },
         Error::Utf8(_) => ReadFailure::Violation {
             close_code: 1007,
             message: "the server sent text that is not valid UTF-8".to_string(),

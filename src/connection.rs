@@ -17,14 +17,17 @@ use crate::counting_stream::CountingStream;
 use crate::events::{Event, EventSink, OpenedInfo};
 use crate::handshake::{self, HandshakeRequest};
 use crate::inbound::{InboundQueue, MessageKind, ReceivedBatch};
+use crate::inflating_stream::InflatingStream;
 use crate::limits::websocket_config;
 use crate::lock::lock;
+use crate::message_compressor::MessageCompressor;
 use crate::outbound::{OutboundQueue, WriteAccounting};
+use crate::permessage_deflate::DeflateSettings;
 use crate::phase::Phase;
 use crate::read_ahead::ReadAhead;
 use crate::transport::{self, Transport, TransportTarget};
 
-type Socket = WebSocketStream<CountingStream<ReadAhead<Transport>>>;
+type Socket = WebSocketStream<CountingStream<InflatingStream<ReadAhead<Transport>>>>;
 
 /// The state JS and the connection task share.
 #[derive(Default)]
@@ -75,6 +78,8 @@ pub struct ConnectTarget {
     pub transport: TransportTarget,
     pub request: HandshakeRequest,
     pub max_message_size: usize,
+    /// Present when permessage-deflate is offered.
+    pub deflate: Option<DeflateSettings>,
 }
 
 /// Runs a connection from TCP connect to its end and says how it ended.
@@ -83,11 +88,11 @@ pub async fn run(
     shared: &Arc<Shared>,
     events: &Arc<EventSink>,
 ) -> CloseOutcome {
-    let socket = match open(&target, events).await {
-        Ok(socket) => socket,
+    let (socket, compressor) = match open(&target, events).await {
+        Ok(opened) => opened,
         Err(message) => return CloseOutcome::failed(message),
     };
-    *lock(&shared.driver) = Some(Driver::new(socket, shared, events));
+    *lock(&shared.driver) = Some(Driver::new(socket, compressor, shared, events));
     let slot = DriverSlot(shared);
     let outcome = poll_fn(|cx| match lock(&shared.driver).as_mut() {
         Some(driver) => driver.poll_step(cx),
@@ -99,22 +104,37 @@ pub async fn run(
     outcome
 }
 
-/// Connects, performs the opening handshake and tells JS the connection is open.
-async fn open(target: &ConnectTarget, events: &EventSink) -> Result<Socket, String> {
+/// Connects, performs the opening handshake and tells JS the connection is
+/// open. With permessage-deflate agreed, also the compressor for sending.
+async fn open(
+    target: &ConnectTarget,
+    events: &EventSink,
+) -> Result<(Socket, Option<MessageCompressor>), String> {
     let mut stream = transport::open(&target.transport).await?;
     let response = handshake::perform(&mut stream, &target.request).await?;
-    let socket = WebSocketStream::from_partially_read(
-        CountingStream::new(ReadAhead::new(stream)),
-        response.leftover,
+    // The bytes after the response may already be frames, compressed ones
+    // too: they go through the inflating layer like the rest.
+    let inflating = InflatingStream::new(
+        ReadAhead::new(stream, response.leftover),
+        response
+            .deflate
+            .map(|agreed| agreed.server_no_context_takeover),
+    );
+    let socket = WebSocketStream::from_raw_socket(
+        CountingStream::new(inflating),
         Role::Client,
         Some(websocket_config(target.max_message_size)),
     )
     .await;
+    let compressor = response
+        .deflate
+        .zip(target.deflate)
+        .map(|(agreed, settings)| MessageCompressor::new(&agreed, settings));
     events.send(Event::Opened(OpenedInfo {
         protocol: response.protocol,
         extensions: response.extensions,
     }));
-    Ok(socket)
+    Ok((socket, compressor))
 }
 
 /// The open connection: the socket and its codec, and where the connection
@@ -128,11 +148,18 @@ struct Driver {
     waker: Option<Waker>,
     phase: Phase,
     writes: WriteAccounting,
+    /// Present when permessage-deflate was agreed.
+    compressor: Option<MessageCompressor>,
     received: ReceivedBatch,
 }
 
 impl Driver {
-    fn new(ws: Socket, shared: &Arc<Shared>, events: &Arc<EventSink>) -> Self {
+    fn new(
+        ws: Socket,
+        compressor: Option<MessageCompressor>,
+        shared: &Arc<Shared>,
+        events: &Arc<EventSink>,
+    ) -> Self {
         Driver {
             ws,
             shared: shared.clone(),
@@ -140,6 +167,7 @@ impl Driver {
             waker: None,
             phase: Phase::Open,
             writes: WriteAccounting::default(),
+            compressor,
             received: ReceivedBatch::default(),
         }
     }
@@ -191,7 +219,8 @@ impl Driver {
         let Some(waker) = self.waker.clone() else {
             return false;
         };
-        if self.phase.has_ended() {
+        // Compressing is the task's work, never the JS thread's.
+        if self.phase.has_ended() || self.compressor.is_some() {
             return false;
         }
         if let Err(outcome) = self.poll_writes(&mut Context::from_waker(&waker)) {
@@ -210,9 +239,12 @@ impl Driver {
                 Poll::Ready(Err(error)) => return Err(self.outcome_of_write_error(error)),
                 Poll::Ready(Ok(())) => {}
             }
-            let Some(message) = self.writes.next_message(&self.shared.outbound) else {
+            let Some(mut message) = self.writes.next_message(&self.shared.outbound) else {
                 break;
             };
+            if let Some(compressor) = &mut self.compressor {
+                message = compressor.encode(message);
+            }
             if let Err(error) = Pin::new(&mut self.ws).start_send(message) {
                 return Err(self.outcome_of_write_error(error));
             }

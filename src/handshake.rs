@@ -10,6 +10,7 @@ use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::http_head::{read_response_head, ResponseHead};
+use crate::permessage_deflate::{self, Agreed};
 
 /// What the request needs from the URL, already split by the JS wrapper.
 pub struct HandshakeRequest {
@@ -20,12 +21,17 @@ pub struct HandshakeRequest {
     pub protocols: Vec<String>,
     /// Extra request headers, already checked by the JS wrapper.
     pub headers: Vec<(String, String)>,
+    /// Offer permessage-deflate.
+    pub offer_deflate: bool,
 }
 
 #[derive(Debug)]
 pub struct HandshakeResponse {
     pub protocol: String,
+    /// The extensions header as the server wrote it.
     pub extensions: String,
+    /// What the server agreed to, if it accepted permessage-deflate.
+    pub deflate: Option<Agreed>,
     /// Bytes the server sent after its response: the first frames.
     pub leftover: Vec<u8>,
 }
@@ -42,6 +48,12 @@ impl HandshakeRequest {
             request.push_str(&format!(
                 "Sec-WebSocket-Protocol: {}\r\n",
                 self.protocols.join(", ")
+            ));
+        }
+        if self.offer_deflate {
+            request.push_str(&format!(
+                "Sec-WebSocket-Extensions: {}\r\n",
+                permessage_deflate::OFFER
             ));
         }
         for (name, value) in &self.headers {
@@ -62,25 +74,31 @@ pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
         .await
         .map_err(|error| format!("the handshake request could not be sent: {error}"))?;
     let (response, leftover) = read_response_head(stream, "the handshake").await?;
-    validate(
+    let protocol = validate(
         &response,
         &derive_accept_key(key.as_bytes()),
         &request.protocols,
-    )
-    .map(|(protocol, extensions)| HandshakeResponse {
+    )?;
+    let extensions = response
+        .header("sec-websocket-extensions")
+        .unwrap_or_default();
+    let deflate = permessage_deflate::accept_answer(&extensions, request.offer_deflate)?;
+    Ok(HandshakeResponse {
         protocol,
         extensions,
+        deflate,
         leftover,
     })
 }
 
-/// RFC 6455 §4.1 and the Fetch "establish a WebSocket connection" checks.
-/// Returns the selected subprotocol and extensions.
+/// RFC 6455 §4.1 and the Fetch "establish a WebSocket connection" checks,
+/// but for the extensions (permessage_deflate.rs). Returns the selected
+/// subprotocol.
 fn validate(
     response: &ResponseHead,
     expected_accept: &str,
     offered_protocols: &[String],
-) -> Result<(String, String), String> {
+) -> Result<String, String> {
     if response.status != 101 {
         let redirect = (300..400).contains(&response.status);
         return Err(format!(
@@ -112,15 +130,6 @@ fn validate(
         Some(_) => return Err("the server sent a wrong Sec-WebSocket-Accept key".to_string()),
         None => return Err("the server's 101 response lacks Sec-WebSocket-Accept".to_string()),
     }
-    // No extension is offered, so any the server selects is one it made up.
-    let extensions = response
-        .header("sec-websocket-extensions")
-        .unwrap_or_default();
-    if !extensions.is_empty() {
-        return Err(format!(
-            "the server selected an extension that was not offered: {extensions}"
-        ));
-    }
     let protocol = response
         .header("sec-websocket-protocol")
         .unwrap_or_default();
@@ -134,7 +143,7 @@ fn validate(
             )
         });
     }
-    Ok((protocol, extensions))
+    Ok(protocol)
 }
 
 #[cfg(test)]
@@ -169,45 +178,42 @@ mod tests {
             resource: "/a?b".into(),
             protocols: vec![],
             headers: vec![("Authorization".into(), "Bearer t".into())],
+            offer_deflate: false,
         };
         let encoded = request.encode("k");
         assert!(encoded.starts_with("GET /a?b HTTP/1.1\r\nHost: h:8080\r\n"));
         assert!(!encoded.contains("Sec-WebSocket-Protocol"));
+        assert!(!encoded.contains("Sec-WebSocket-Extensions"));
         assert!(encoded.ends_with("Authorization: Bearer t\r\n\r\n"));
         request.protocols = vec!["a".into(), "b".into()];
         assert!(request
             .encode("k")
             .contains("Sec-WebSocket-Protocol: a, b\r\n"));
+        request.offer_deflate = true;
+        assert!(request
+            .encode("k")
+            .contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
     }
 
     #[test]
     fn server_may_select_no_protocol_even_when_some_were_offered() {
         let offered = vec!["chat".to_string()];
-        assert_eq!(
-            validate(&upgrade(""), ACCEPT, &offered),
-            Ok((String::new(), String::new()))
-        );
+        assert_eq!(validate(&upgrade(""), ACCEPT, &offered), Ok(String::new()));
         assert_eq!(
             validate(
                 &upgrade("Sec-WebSocket-Protocol: chat\r\n"),
                 ACCEPT,
                 &offered
             ),
-            Ok(("chat".to_string(), String::new()))
+            Ok("chat".to_string())
         );
     }
 
     #[test]
-    fn unoffered_protocol_extension_wrong_key_and_other_status_fail() {
+    fn unoffered_protocol_wrong_key_and_other_status_fail() {
         let offered = vec!["chat".to_string()];
         let unoffered = validate(&upgrade("Sec-WebSocket-Protocol: x\r\n"), ACCEPT, &offered);
         assert!(unoffered.unwrap_err().contains("not offered"));
-        let extension = validate(
-            &upgrade("Sec-WebSocket-Extensions: permessage-deflate\r\n"),
-            ACCEPT,
-            &[],
-        );
-        assert!(extension.unwrap_err().contains("extension"));
         assert!(validate(&upgrade(""), "other", &[])
             .unwrap_err()
             .contains("Accept"));

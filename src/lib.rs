@@ -9,9 +9,12 @@ mod events;
 mod handshake;
 mod http_head;
 mod inbound;
+mod inflating_stream;
 mod limits;
 mod lock;
+mod message_compressor;
 mod outbound;
+mod permessage_deflate;
 mod phase;
 mod read_ahead;
 mod runtime;
@@ -42,6 +45,7 @@ use crate::inbound::Taken;
 use crate::limits::DEFAULT_MAX_MESSAGE_SIZE;
 use crate::lock::lock;
 use crate::outbound::SendStatus;
+use crate::permessage_deflate::DeflateSettings;
 use crate::tls::TlsSettings;
 use crate::transport::{ProxySettings, TransportTarget};
 
@@ -62,6 +66,16 @@ pub struct ConnectOptions {
     /// Present for wss://.
     pub tls: Option<TlsOptions>,
     pub proxy: Option<ProxyOptions>,
+    /// Present to offer permessage-deflate.
+    pub deflate: Option<DeflateOptions>,
+}
+
+#[napi(object)]
+pub struct DeflateOptions {
+    /// Messages with fewer bytes than this are sent uncompressed.
+    pub threshold: u32,
+    /// zlib's compression level, 0 to 9.
+    pub level: u32,
 }
 
 #[napi(object)]
@@ -115,7 +129,12 @@ impl ConnectOptions {
                 resource: self.resource,
                 protocols: self.protocols,
                 headers,
+                offer_deflate: self.deflate.is_some(),
             },
+            deflate: self.deflate.map(|deflate| DeflateSettings {
+                threshold: deflate.threshold as usize,
+                level: deflate.level.min(9),
+            }),
             max_message_size: self
                 .max_message_size
                 .map_or(DEFAULT_MAX_MESSAGE_SIZE, |size| size as usize),

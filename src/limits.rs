@@ -36,6 +36,11 @@ pub const MAX_HANDSHAKE_RESPONSE_BYTES: usize = 16 << 10;
 /// Most header fields an HTTP response head may have (tungstenite's bound).
 pub const MAX_RESPONSE_HEADER_FIELDS: usize = 124;
 
+/// Most bytes a compressed message is inflated by at a time, and most of its
+/// compressed bytes read at a time: what inflating one costs beyond the
+/// message itself (see inflating_stream.rs).
+pub const INFLATE_PIECE_BYTES: usize = 16 << 10;
+
 /// Most bytes read from the socket at a time (see read_ahead.rs); 64 KiB is
 /// what a Node socket reads at a time too.
 pub const READ_AHEAD_BYTES: usize = 64 << 10;

@@ -24,10 +24,12 @@ pub struct ReadAhead<S> {
 }
 
 impl<S> ReadAhead<S> {
-    pub fn new(inner: S) -> Self {
+    /// `already_read`: bytes read from the socket before (those that followed
+    /// the handshake's response), served first.
+    pub fn new(inner: S, already_read: Vec<u8>) -> Self {
         ReadAhead {
             inner,
-            buffer: Vec::new(),
+            buffer: already_read,
             consumed: 0,
         }
     }
@@ -133,7 +135,7 @@ mod tests {
                 socket
             })
         };
-        let mut stream = ReadAhead::new(TcpStream::connect(address).await.unwrap());
+        let mut stream = ReadAhead::new(TcpStream::connect(address).await.unwrap(), Vec::new());
         let mut received = Vec::new();
         let mut chunk = [0u8; 4096];
         while received.len() < sent.len() {

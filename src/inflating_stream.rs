@@ -1,0 +1,458 @@
+//! Receiving under permessage-deflate (RFC 7692 §6.2, §7.2.2), underneath
+//! tungstenite, which refuses any frame with RSV1 set and never hands out raw
+//! frames. This layer reads the server's frames off the socket, passes every
+//! frame that is not part of a compressed message through untouched, and
+//! turns each compressed message into plain frames of the same message.
+//!
+//! Inflating is driven by tungstenite's reads: a compressed message is
+//! inflated only as far as tungstenite has taken the output, a piece at a
+//! time. So tungstenite's own limits (`max_message_size`) and checks (UTF-8,
+//! opcodes, fragmentation) apply to the inflated message, and a message that
+//! inflates to far more than its size costs at most the limit and one piece.
+//!
+//! What tungstenite cannot see, this layer reports as an `io::Error` carrying
+//! an `ExtensionViolation`, which close.rs maps to the Close code to send.
+
+use std::fmt;
+use std::io::{self, Cursor};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use flate2::{Decompress, FlushDecompress, Status};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+
+use crate::limits::INFLATE_PIECE_BYTES;
+
+/// What the sender's sync flush ended with, left off the wire (§7.2.2).
+const SYNC_FLUSH_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// Longest frame header: 2 bytes, 8 of extended length, 4 of mask.
+const MAX_HEADER_BYTES: usize = 14;
+
+/// A protocol error of the extension: the Close code we answer with.
+#[derive(Debug)]
+pub struct ExtensionViolation {
+    pub close_code: u16,
+    pub message: String,
+}
+
+impl fmt::Display for ExtensionViolation {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ExtensionViolation {}
+
+fn violation(close_code: u16, message: impl Into<String>) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        ExtensionViolation {
+            close_code,
+            message: message.into(),
+        },
+    )
+}
+
+pub struct InflatingStream<S> {
+    inner: S,
+    /// None without permessage-deflate: reads pass straight through. Boxed:
+    /// its buffers exist only for connections that agreed to the extension.
+    inflater: Option<Box<FrameInflater>>,
+}
+
+impl<S> InflatingStream<S> {
+    /// `server_no_context_takeover`: Some if permessage-deflate was agreed,
+    /// saying whether the server empties its window after each message.
+    pub fn new(inner: S, server_no_context_takeover: Option<bool>) -> Self {
+        InflatingStream {
+            inner,
+            inflater: server_no_context_takeover.map(|reset| Box::new(FrameInflater::new(reset))),
+        }
+    }
+}
+
+/// What the bytes read next are.
+enum Reading {
+    /// A frame header, `header_len` bytes of it so far.
+    Header,
+    /// The payload of a frame passed through as it is.
+    PassThrough { remaining: u64 },
+    /// The compressed payload of a frame of a compressed message.
+    Compressed { remaining: u64, fin: bool },
+    /// The compressed message's last frame was read: the flush tail is
+    /// inflated, then the final frame goes out.
+    Finishing { tail_fed: usize },
+}
+
+/// The data message being received, if any.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CurrentMessage {
+    None,
+    Uncompressed,
+    Compressed {
+        opcode: Data,
+        /// A frame of it went to tungstenite already (later ones continue it).
+        started: bool,
+        /// The deflate stream ended with a final block: what follows is ignored.
+        ended: bool,
+    },
+}
+
+struct FrameInflater {
+    reset_each_message: bool,
+    /// Made at the first compressed message.
+    decompress: Option<Decompress>,
+    header: [u8; MAX_HEADER_BYTES],
+    header_len: usize,
+    reading: Reading,
+    message: CurrentMessage,
+    /// Compressed bytes read and not yet inflated; those before
+    /// `input_start` were.
+    input: Vec<u8>,
+    input_start: usize,
+    /// Bytes ready for tungstenite (a frame header, an inflated piece); those
+    /// before `output_start` were taken.
+    output: Vec<u8>,
+    output_start: usize,
+}
+
+impl FrameInflater {
+    fn new(reset_each_message: bool) -> Self {
+        FrameInflater {
+            reset_each_message,
+            decompress: None,
+            header: [0; MAX_HEADER_BYTES],
+            header_len: 0,
+            reading: Reading::Header,
+            message: CurrentMessage::None,
+            input: Vec::new(),
+            input_start: 0,
+            output: Vec::new(),
+            output_start: 0,
+        }
+    }
+
+    /// Copies pending output into `out`; true if there was any.
+    fn drain_output(&mut self, out: &mut ReadBuf<'_>) -> bool {
+        let pending = &self.output[self.output_start..];
+        if pending.is_empty() {
+            return false;
+        }
+        let taken = pending.len().min(out.remaining());
+        out.put_slice(&pending[..taken]);
+        self.output_start += taken;
+        if self.output_start == self.output.len() {
+            // Between messages nothing stays allocated.
+            if matches!(self.message, CurrentMessage::None) {
+                self.output = Vec::new();
+            } else {
+                self.output.clear();
+            }
+            self.output_start = 0;
+        }
+        true
+    }
+
+    /// Bytes of the header needed so far: 2, then as the first two say.
+    fn header_bytes_needed(&self) -> usize {
+        if self.header_len < 2 {
+            return 2;
+        }
+        let extended = match self.header[1] & 0x7f {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        };
+        let mask = if self.header[1] & 0x80 != 0 { 4 } else { 0 };
+        2 + extended + mask
+    }
+
+    /// Decides what a complete header starts.
+    fn on_header(&mut self) -> io::Result<()> {
+        let header_bytes = &self.header[..self.header_len];
+        let Ok(Some((header, length))) = FrameHeader::parse(&mut Cursor::new(header_bytes)) else {
+            // tungstenite reports what is wrong with it (a reserved opcode).
+            self.pass_through(u64::MAX);
+            return Ok(());
+        };
+        match (header.opcode, self.message) {
+            // A masked server frame: tungstenite fails the connection for it.
+            _ if header.mask.is_some() => self.pass_through(length),
+            (OpCode::Control(_), _) if header.rsv1 => {
+                return Err(violation(1002, "the server set RSV1 on a control frame"));
+            }
+            (OpCode::Data(Data::Continue), _) if header.rsv1 => {
+                return Err(violation(
+                    1002,
+                    "the server set RSV1 on a continuation frame",
+                ));
+            }
+            (OpCode::Data(Data::Continue), CurrentMessage::Compressed { .. }) => {
+                self.read_compressed(length, header.is_final);
+            }
+            (OpCode::Data(opcode @ (Data::Text | Data::Binary)), CurrentMessage::None)
+                if header.rsv1 =>
+            {
+                self.message = CurrentMessage::Compressed {
+                    opcode,
+                    started: false,
+                    ended: false,
+                };
+                self.read_compressed(length, header.is_final);
+            }
+            (OpCode::Data(Data::Text | Data::Binary), CurrentMessage::None) => {
+                if !header.is_final {
+                    self.message = CurrentMessage::Uncompressed;
+                }
+                self.pass_through(length);
+            }
+            (OpCode::Data(Data::Continue), CurrentMessage::Uncompressed) => {
+                if header.is_final {
+                    self.message = CurrentMessage::None;
+                }
+                self.pass_through(length);
+            }
+            // Controls, and what tungstenite refuses itself (a data frame
+            // inside a message, a continuation without one, RSV1 where it
+            // means nothing).
+            _ => self.pass_through(length),
+        }
+        Ok(())
+    }
+
+    /// The frame's payload is compressed data of the current message.
+    fn read_compressed(&mut self, length: u64, fin: bool) {
+        self.header_len = 0;
+        self.reading = Reading::Compressed {
+            remaining: length,
+            fin,
+        };
+    }
+
+    /// Hands tungstenite the header just read, then `length` payload bytes as
+    /// they come.
+    fn pass_through(&mut self, length: u64) {
+        self.output
+            .extend_from_slice(&self.header[..self.header_len]);
+        self.header_len = 0;
+        self.reading = Reading::PassThrough { remaining: length };
+    }
+
+    /// Queues a plain frame of the compressed message with `payload`
+    /// inflated bytes, which `inflate_into_output` left after room for the header.
+    fn frame_output(&mut self, payload: Vec<u8>, is_final: bool) {
+        let CurrentMessage::Compressed {
+            opcode, started, ..
+        } = &mut self.message
+        else {
+            return;
+        };
+        let header = FrameHeader {
+            is_final,
+            opcode: OpCode::Data(if *started { Data::Continue } else { *opcode }),
+            ..FrameHeader::default()
+        };
+        *started = true;
+        self.output.clear();
+        self.output_start = 0;
+        // Writing into a Vec cannot fail.
+        let _ = header.format(payload.len() as u64, &mut self.output);
+        self.output.extend_from_slice(&payload);
+        if is_final {
+            self.message = CurrentMessage::None;
+        }
+    }
+
+    /// Inflates from `input` into one piece; the inflated bytes (possibly none).
+    fn inflate(&mut self, input: &[u8]) -> io::Result<(usize, Vec<u8>)> {
+        let CurrentMessage::Compressed { ended, .. } = &mut self.message else {
+            return Ok((input.len(), Vec::new()));
+        };
+        if *ended {
+            // After a final block the rest of the message is ignored (§7.2.3.4).
+            return Ok((input.len(), Vec::new()));
+        }
+        let decompress = self
+            .decompress
+            .get_or_insert_with(|| Decompress::new(false));
+        let mut piece = Vec::with_capacity(INFLATE_PIECE_BYTES);
+        let before = decompress.total_in();
+        let status = decompress
+            .decompress_vec(input, &mut piece, FlushDecompress::Sync)
+            .map_err(|error| {
+                violation(
+                    1007,
+                    format!("the server sent compressed data that does not inflate: {error}"),
+                )
+            })?;
+        if status == Status::StreamEnd {
+            *ended = true;
+        }
+        Ok(((decompress.total_in() - before) as usize, piece))
+    }
+
+    /// The message ended: the next one starts with an empty window if the
+    /// server said so, or if its stream ended with a final block.
+    fn end_message(&mut self, stream_ended: bool) {
+        if self.reset_each_message || stream_ended {
+            if let Some(decompress) = &mut self.decompress {
+                decompress.reset(false);
+            }
+        }
+        self.input = Vec::new();
+        self.input_start = 0;
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let Some(inflater) = this.inflater.as_deref_mut() else {
+            return Pin::new(&mut this.inner).poll_read(cx, out);
+        };
+        loop {
+            if inflater.drain_output(out) {
+                return Poll::Ready(Ok(()));
+            }
+            match &mut inflater.reading {
+                Reading::Header => {
+                    let needed = inflater.header_bytes_needed();
+                    if inflater.header_len == needed {
+                        inflater.on_header()?;
+                        continue;
+                    }
+                    let mut read = ReadBuf::new(&mut inflater.header[inflater.header_len..needed]);
+                    ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
+                    let filled = read.filled().len();
+                    if filled == 0 {
+                        // The end of the stream: tungstenite sees what it got.
+                        let partial = inflater.header_len;
+                        inflater.header_len = 0;
+                        out.put_slice(&inflater.header[..partial]);
+                        return Poll::Ready(Ok(()));
+                    }
+                    inflater.header_len += filled;
+                }
+                Reading::PassThrough { remaining } => {
+                    if *remaining == 0 {
+                        inflater.reading = Reading::Header;
+                        continue;
+                    }
+                    let limit = usize::try_from(*remaining).unwrap_or(usize::MAX);
+                    let filled = {
+                        let mut limited = out.take(limit);
+                        ready!(Pin::new(&mut this.inner).poll_read(cx, &mut limited))?;
+                        limited.filled().len()
+                    };
+                    // SAFETY: `take` lent the unfilled part of `out`, and the
+                    // read initialized and filled its first `filled` bytes.
+                    unsafe { out.assume_init(filled) };
+                    out.advance(filled);
+                    *remaining -= filled as u64;
+                    return Poll::Ready(Ok(()));
+                }
+                Reading::Compressed { remaining, fin } => {
+                    let (remaining_now, fin) = (*remaining, *fin);
+                    if inflater.input_start == inflater.input.len() {
+                        if remaining_now == 0 {
+                            inflater.reading = if fin {
+                                Reading::Finishing { tail_fed: 0 }
+                            } else {
+                                Reading::Header
+                            };
+                            continue;
+                        }
+                        // Read the next compressed bytes of this frame.
+                        let want = usize::try_from(remaining_now)
+                            .unwrap_or(usize::MAX)
+                            .min(INFLATE_PIECE_BYTES);
+                        inflater.input.clear();
+                        inflater.input.resize(want, 0);
+                        inflater.input_start = 0;
+                        let mut read = ReadBuf::new(&mut inflater.input);
+                        let polled = Pin::new(&mut this.inner).poll_read(cx, &mut read);
+                        let filled = read.filled().len();
+                        inflater.input.truncate(filled);
+                        ready!(polled)?;
+                        if filled == 0 {
+                            // The end of the stream mid-frame.
+                            return Poll::Ready(Ok(()));
+                        }
+                        if let Reading::Compressed { remaining, .. } = &mut inflater.reading {
+                            *remaining -= filled as u64;
+                        }
+                    }
+                    let input = std::mem::take(&mut inflater.input);
+                    let (consumed, piece) = inflater.inflate(&input[inflater.input_start..])?;
+                    inflater.input = input;
+                    inflater.input_start += consumed;
+                    if piece.is_empty() && consumed == 0 {
+                        // zlib had room and input and did nothing with them.
+                        return Poll::Ready(Err(violation(
+                            1007,
+                            "the server sent compressed data that does not inflate",
+                        )));
+                    }
+                    if !piece.is_empty() {
+                        inflater.frame_output(piece, false);
+                    }
+                }
+                Reading::Finishing { tail_fed } => {
+                    let tail = &SYNC_FLUSH_TAIL[*tail_fed..];
+                    let (consumed, piece) = inflater.inflate(tail)?;
+                    if let Reading::Finishing { tail_fed } = &mut inflater.reading {
+                        *tail_fed += consumed;
+                    }
+                    if !piece.is_empty() {
+                        inflater.frame_output(piece, false);
+                        continue;
+                    }
+                    let stream_ended = matches!(
+                        inflater.message,
+                        CurrentMessage::Compressed { ended: true, .. }
+                    );
+                    inflater.frame_output(Vec::new(), true);
+                    inflater.end_message(stream_ended);
+                    inflater.reading = Reading::Header;
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for InflatingStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
