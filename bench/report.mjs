@@ -38,11 +38,38 @@ function statusText(aggregate) {
   if (!aggregate) return 'not run'
   if (aggregate.status === 'ok') {
     const notes = []
+    // The deflate sink counts the messages that arrived compressed.
+    const share = aggregate.median.compressedShare
+    if (share === 0) notes.push('sends uncompressed')
+    else if (share < 1) notes.push(`${formatNumber(share * 100)}% sent compressed`)
     if (aggregate.failures.length) notes.push(`${aggregate.failures.length} failed run(s)`)
     if (aggregate.lingered) notes.push('process lingered after closing')
     return notes.join('; ')
   }
-  return `${aggregate.status}: ${aggregate.failures[0]?.message ?? ''}`.slice(0, 90)
+  const why = aggregate.failures[0]?.message
+  return (why === undefined ? aggregate.status : `${aggregate.status}: ${why}`).slice(0, 90)
+}
+
+/** The scenario kinds whose table has one more column, and its title. */
+const EXTRA_COLUMNS = {
+  concurrent: 'RSS/conn (KiB)',
+  'slow-consumer': 'msgs read',
+  'receive-deflate': 'wire B/msg',
+  'send-deflate': 'wire B/msg',
+}
+
+function extraFigure(kind, m) {
+  switch (kind) {
+    case 'concurrent':
+      return formatNumber(m.rssPerConnectionBytes / 1024)
+    case 'slow-consumer':
+      return formatNumber(m.messages)
+    case 'receive-deflate':
+    case 'send-deflate':
+      return formatNumber(m.wireBytesPerMessage)
+    default:
+      return ''
+  }
 }
 
 function scenarioRows(scenario, results) {
@@ -53,7 +80,7 @@ function scenarioRows(scenario, results) {
     'CPU µs/op',
     'latency median / p99 (µs)',
     'peak RSS (MiB)',
-    scenario.kind === 'concurrent' ? 'RSS/conn (KiB)' : scenario.kind === 'slow-consumer' ? 'msgs read' : '',
+    EXTRA_COLUMNS[scenario.kind] ?? '',
     'notes',
   ]
   const rows = CLIENTS.map(({ id, label }) => {
@@ -61,12 +88,7 @@ function scenarioRows(scenario, results) {
     const m = aggregate?.status === 'ok' ? aggregate.median : {}
     const latency =
       m.latencyMedianUs === undefined ? '–' : `${formatNumber(m.latencyMedianUs)} / ${formatNumber(m.latencyP99Us)}`
-    const extra =
-      scenario.kind === 'concurrent'
-        ? formatNumber(m.rssPerConnectionBytes / 1024)
-        : scenario.kind === 'slow-consumer'
-          ? formatNumber(m.messages)
-          : ''
+    const extra = extraFigure(scenario.kind, m)
     return [
       label,
       formatNumber(m.rate),

@@ -78,15 +78,19 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 console.log(`load server: ${server.url}\n`)
 
+/** The result of a client the scenario leaves out (its `clients` list). */
+const NOT_APPLICABLE = { status: 'not applicable', median: {}, runs: [], failures: [], lingered: false }
+
 const entries = []
 for (const scenario of selectedScenarios) {
   // Other processes share the two cores: the load average says how much.
   const loadAverage = os.loadavg()[0]
   console.log(`== ${scenarioHeading(scenario)}  [load average ${loadAverage.toFixed(2)}]`)
-  const runs = Object.fromEntries(selectedClients.map(({ id }) => [id, []]))
+  const clients = selectedClients.filter(({ id }) => !scenario.clients || scenario.clients.includes(id))
+  const runs = Object.fromEntries(clients.map(({ id }) => [id, []]))
   for (let round = 0; round < repeat; round++) {
     // Rotate the order each round, so no client always runs first (cold) or last.
-    const order = selectedClients.map((_, index) => selectedClients[(index + round) % selectedClients.length])
+    const order = clients.map((_, index) => clients[(index + round) % clients.length])
     for (const { id } of order) {
       if (Date.now() > deadline) {
         runs[id].push({ status: 'skipped', message: `past --max-minutes ${maxMinutes}` })
@@ -101,7 +105,9 @@ for (const scenario of selectedScenarios) {
       console.log(`  ${id.padEnd(24)} ${describeOutcome(scenario, outcome)}`)
     }
   }
-  const results = Object.fromEntries(Object.entries(runs).map(([id, list]) => [id, aggregate(list)]))
+  const results = Object.fromEntries(
+    selectedClients.map(({ id }) => [id, runs[id] ? aggregate(runs[id]) : NOT_APPLICABLE]),
+  )
   entries.push({ scenario: { ...scenario, loadAverage }, results })
   console.log(`\n${scenarioTable(scenario, results)}\n`)
 }

@@ -24,9 +24,17 @@ export const BASELINE = 'ws'
 const rate = (unit) => ({ field: 'rate', unit, better: 'higher' })
 
 /**
+ * The clients that negotiate permessage-deflate (undici's two inflate what
+ * they receive but send uncompressed). The ceiling has no compression, so it
+ * sits the deflate scenarios out.
+ */
+const DEFLATE_CLIENTS = ['websocketstream', 'ws', 'undici-websocket', 'undici-websocketstream']
+
+/**
  * `full` and `quick` hold the sizes that differ between a full run and
  * `--quick`; everything else is shared. `budgetSeconds` bounds one client run
- * (it is killed and reported as a timeout past it).
+ * (it is killed and reported as a timeout past it). `clients`, when given,
+ * lists the only clients that run the scenario.
  */
 const DEFINITIONS = [
   {
@@ -87,6 +95,29 @@ const DEFINITIONS = [
     type: 'binary',
     full: { count: 16_384, budgetSeconds: 90 },
     quick: { count: 1_024, budgetSeconds: 10 },
+    headline: rate('msgs/s'),
+  },
+  {
+    id: 'recv-deflate-1KiB',
+    title: 'receive flood, 1 KiB JSON text, permessage-deflate',
+    kind: 'receive-deflate',
+    size: 1024,
+    type: 'text',
+    clients: DEFLATE_CLIENTS,
+    full: { count: 200_000, budgetSeconds: 90 },
+    quick: { count: 20_000, budgetSeconds: 10 },
+    headline: rate('msgs/s'),
+  },
+  {
+    id: 'send-deflate-1KiB',
+    // 1,200 bytes: above the 1,024-byte threshold of ws and websocketstream.
+    title: 'send flood, 1.2 kB JSON text, permessage-deflate',
+    kind: 'send-deflate',
+    size: 1200,
+    type: 'text',
+    clients: DEFLATE_CLIENTS,
+    full: { count: 100_000, budgetSeconds: 90 },
+    quick: { count: 10_000, budgetSeconds: 10 },
     headline: rate('msgs/s'),
   },
   {

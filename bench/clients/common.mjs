@@ -23,6 +23,12 @@ export function routeUrl(server, scenario) {
       return `${server}/flood?count=${scenario.count}&size=${scenario.size}&type=${scenario.type}`
     case 'send':
       return `${server}/sink`
+    // The deflate routes negotiate permessage-deflate; the flood sends the
+    // very message the client will expect, compressed once by the server.
+    case 'receive-deflate':
+      return `${server}/deflate/flood?count=${scenario.count}&message=${encodeURIComponent(feedMessage(scenario.size, 0))}`
+    case 'send-deflate':
+      return `${server}/deflate/sink`
     default:
       return `${server}/echo`
   }
@@ -31,6 +37,104 @@ export function routeUrl(server, scenario) {
 /** One message of `size` bytes: a string for text, a Uint8Array for binary. */
 export function makePayload(size, type) {
   return type === 'text' ? 'x'.repeat(size) : new Uint8Array(size).fill(0x78)
+}
+
+/**
+ * A market-data message as an exchange feed sends it: JSON text of exactly
+ * `size` bytes (ASCII), a batch of trades whose keys repeat and whose prices,
+ * sizes and times vary, then order-book levels, from a generator seeded with
+ * `index`. The same arguments always give the same message; a hex `nonce`
+ * (under 26 characters) pads it to `size`.
+ */
+export function feedMessage(size, index) {
+  const random = mulberry32(0x5eed + index)
+  const start = Date.UTC(2026, 10, 23, 11, 33, 7) + index * 250
+  const message = {
+    type: 'trades',
+    product_id: 'BTC-USD',
+    sequence: 48_151_623_420 + index * 16,
+    time: new Date(start).toISOString(),
+    trades: [],
+    bids: [],
+    nonce: '',
+  }
+  let length = JSON.stringify(message).length
+  for (let k = 0; ; k++) {
+    const trade = {
+      trade_id: 731_000_000 + index * 16 + k,
+      side: random() < 0.5 ? 'buy' : 'sell',
+      price: (43_000 + random() * 500).toFixed(2),
+      size: (random() * 2).toFixed(8),
+      time: new Date(start - Math.floor(random() * 250)).toISOString(),
+    }
+    const added = JSON.stringify(trade).length + (k > 0 ? 1 : 0)
+    if (length + added > size) break
+    message.trades.push(trade)
+    length += added
+  }
+  // Then order-book levels, [price, size], while they fit (26 bytes each).
+  for (let k = 0; ; k++) {
+    const level = [(42_900 - k * 0.5 - random()).toFixed(2), (random() * 2).toFixed(8)]
+    const added = JSON.stringify(level).length + (k > 0 ? 1 : 0)
+    if (length + added > size) break
+    message.bids.push(level)
+    length += added
+  }
+  if (length > size) throw new Error(`a feed message cannot be as small as ${size} bytes`)
+  message.nonce = Array.from({ length: size - length }, () => Math.floor(random() * 16).toString(16)).join('')
+  return JSON.stringify(message)
+}
+
+/** A small seeded PRNG (mulberry32): floats in [0, 1), the same sequence for the same seed. */
+function mulberry32(seed) {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = Math.imul(state ^ (state >>> 15), state | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** FNV-1a (32 bits) over an ASCII string's bytes, continued from `hash`; the deflate sink computes the same. */
+export function fnv1a(text, hash = 0x811c9dc5) {
+  let h = hash
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0
+  return h
+}
+
+/** How many first messages the deflate sink inflates and hashes (CHECKED_MESSAGES in bench/load-server/src/sink.rs). */
+const DEFLATE_CHECKED_MESSAGES = 64
+
+/**
+ * The deflate flood's Close reason is the compressed payload's length in
+ * bytes (bench/load-server/src/flood.rs): the bytes per message on the wire.
+ */
+export function deflateFloodReport(reason) {
+  const wireBytesPerMessage = Number(reason)
+  if (!(wireBytesPerMessage > 0)) throw new Error(`the deflate flood closed with "${reason}", not its frame size`)
+  return { wireBytesPerMessage }
+}
+
+/**
+ * Checks the deflate sink's Close reason, "<messages> <wire bytes> <compressed
+ * messages> <checked> <checksum>" (bench/load-server/src/sink.rs): every
+ * message arrived and the first ones inflate to exactly what was sent
+ * (`sent(i)` is the i-th message). Returns the wire bytes per message and
+ * the share of messages sent compressed.
+ */
+export function checkDeflateSinkReport(reason, count, sent) {
+  const [messages, wireBytes, compressed, checked, checksum] = reason.split(' ')
+  const expectedChecked = Math.min(count, DEFLATE_CHECKED_MESSAGES)
+  let expectedChecksum = 0x811c9dc5
+  for (let i = 0; i < expectedChecked; i++) expectedChecksum = fnv1a(sent(i), expectedChecksum)
+  const expected = expectedChecksum.toString(16).padStart(8, '0')
+  if (Number(messages) !== count || Number(checked) !== expectedChecked || checksum !== expected) {
+    throw new Error(
+      `the deflate sink reported "${reason}": expected ${count} messages, the first ${expectedChecked} hashing to ${expected}`,
+    )
+  }
+  return { wireBytesPerMessage: Number(wireBytes) / count, compressedShare: Number(compressed) / count }
 }
 
 /** The byte length of a received message (string, Buffer, Uint8Array or ArrayBuffer). */

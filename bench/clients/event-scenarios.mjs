@@ -5,8 +5,11 @@
 
 import {
   MessageQueue,
+  checkDeflateSinkReport,
   checkFlood,
   checkSinkReport,
+  deflateFloodReport,
+  feedMessage,
   latencyStats,
   makePayload,
   measureRssPerConnection,
@@ -21,7 +24,8 @@ import {
 
 /**
  * @typedef {object} EventClient
- * @property {(url: string) => any} connect starts connecting, returns the socket
+ * @property {(url: string, options?: { deflate?: boolean }) => any} connect starts connecting,
+ *   returns the socket; `deflate`: offer permessage-deflate (the deflate scenarios ask for it)
  * @property {(ws: any) => Promise<void>} opened the open event (rejects on a failure first)
  * @property {(ws: any) => Promise<{ code: number, reason: string }>} closed the close event
  * @property {(ws: any, handler: (message: string | ArrayBuffer | Uint8Array) => void) => void} onMessage
@@ -33,8 +37,8 @@ import {
 /** @param {EventClient} client */
 export function eventScenarios(client) {
   /** An open socket and a promise of its close event. */
-  async function open(url) {
-    const ws = client.connect(url)
+  async function open(url, options) {
+    const ws = client.connect(url, options)
     const closed = client.closed(ws)
     await client.opened(ws)
     return { ws, closed }
@@ -81,6 +85,50 @@ export function eventScenarios(client) {
       const bytes = scenario.count * scenario.size
       checkSinkReport(reason, scenario.count, bytes)
       return { messages: scenario.count, bytes, ...timing }
+    },
+
+    /** A flood of one compressed JSON message, timed from the open event to the last message. */
+    async 'receive-deflate'(scenario, server) {
+      const expected = feedMessage(scenario.size, 0)
+      const ws = client.connect(routeUrl(server, scenario), { deflate: true })
+      const closed = client.closed(ws)
+      let watch = null
+      let timing = null
+      let messages = 0
+      let bytes = 0
+      let last
+      client.opened(ws).then(
+        () => {
+          watch = stopwatch()
+        },
+        () => {},
+      )
+      client.onMessage(ws, (message) => {
+        messages++
+        bytes += messageLength(message)
+        last = message
+        if (messages === scenario.count) timing = watch.stop()
+      })
+      const { reason } = await closed
+      checkFlood(scenario, messages, bytes, last)
+      if (last !== expected) throw new Error('the last message is not the JSON the server compressed')
+      return { messages, bytes, ...timing, ...deflateFloodReport(reason) }
+    },
+
+    /** JSON messages (64 different ones, in turn) to the deflate sink, which checks the first ones. */
+    async 'send-deflate'(scenario, server) {
+      const payloads = Array.from({ length: 64 }, (_, index) => feedMessage(scenario.size, index))
+      const { ws, closed } = await open(routeUrl(server, scenario), { deflate: true })
+      const watch = stopwatch()
+      for (let i = 0; i < scenario.count; i++) {
+        const mustWait = client.send(ws, payloads[i % payloads.length])
+        if (mustWait) await mustWait
+      }
+      ws.close(1000)
+      const { reason } = await closed
+      const timing = watch.stop()
+      const report = checkDeflateSinkReport(reason, scenario.count, (i) => payloads[i % payloads.length])
+      return { messages: scenario.count, bytes: scenario.count * scenario.size, ...timing, ...report }
     },
 
     async echo(scenario, server) {

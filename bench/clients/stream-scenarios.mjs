@@ -5,8 +5,11 @@
 // write, as the streams API intends for backpressure.
 
 import {
+  checkDeflateSinkReport,
   checkFlood,
   checkSinkReport,
+  deflateFloodReport,
+  feedMessage,
   latencyStats,
   makePayload,
   measureRssPerConnection,
@@ -69,6 +72,60 @@ export function streamScenarios(WebSocketStream) {
       const bytes = scenario.count * scenario.size
       checkSinkReport(reason, scenario.count, bytes)
       return { messages: scenario.count, bytes, ...timing }
+    },
+
+    /**
+     * A flood of one compressed JSON message (permessage-deflate), timed from
+     * `opened` to the last message; the last must be exactly the JSON sent.
+     */
+    async 'receive-deflate'(scenario, server) {
+      const expected = feedMessage(scenario.size, 0)
+      const wss = new WebSocketStream(routeUrl(server, scenario))
+      const { readable } = await wss.opened
+      const reader = readable.getReader()
+      const watch = stopwatch()
+      let messages = 0
+      let bytes = 0
+      let last
+      while (messages < scenario.count) {
+        const { value, done } = await reader.read()
+        if (done) break
+        messages++
+        bytes += messageLength(value)
+        last = value
+      }
+      const timing = watch.stop()
+      checkFlood(scenario, messages, bytes, last)
+      if (last !== expected) throw new Error('the last message is not the JSON the server compressed')
+      if (!(await reader.read()).done) throw new Error('more messages than the server sent')
+      const { reason } = await wss.closed
+      return { messages, bytes, ...timing, ...deflateFloodReport(reason) }
+    },
+
+    /**
+     * JSON messages (64 different ones, in turn) to the deflate sink, which
+     * counts what crossed the socket and checks that the first ones inflate
+     * to what was written; timed until its Close.
+     */
+    async 'send-deflate'(scenario, server) {
+      const payloads = Array.from({ length: 64 }, (_, index) => feedMessage(scenario.size, index))
+      const wss = new WebSocketStream(routeUrl(server, scenario))
+      const { writable } = await wss.opened
+      const writer = writable.getWriter()
+      let failure = null
+      const watch = stopwatch()
+      for (let i = 0; i < scenario.count; i++) {
+        await writer.ready
+        writer.write(payloads[i % payloads.length]).catch((error) => {
+          failure ??= error
+        })
+      }
+      await writer.close()
+      const { reason } = await wss.closed
+      const timing = watch.stop()
+      if (failure) throw failure
+      const report = checkDeflateSinkReport(reason, scenario.count, (i) => payloads[i % payloads.length])
+      return { messages: scenario.count, bytes: scenario.count * scenario.size, ...timing, ...report }
     },
 
     /** Sequential round trips: write one message, read its echo. */

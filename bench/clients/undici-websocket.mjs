@@ -2,6 +2,8 @@
 // global WebSocket). binaryType 'arraybuffer': the default, Blob, would be far
 // slower and is not what a Node application asks for. The API has no send
 // callback, so sending waits while bufferedAmount is high, as browser code does.
+// undici always offers permessage-deflate (there is no option): it inflates
+// compressed messages but sends its own uncompressed.
 
 import { WebSocket } from 'undici'
 import { main } from './common.mjs'

@@ -1,6 +1,8 @@
 // ws 8, the baseline: its own event API as its documentation shows it.
 // Text arrives as a Buffer (ws does not decode it): an application that wants
-// a string calls toString(), so this client does too.
+// a string calls toString(), so this client does too. With permessage-deflate
+// (the deflate scenarios) ws compresses messages of 1024 bytes or more and
+// inflates what arrives compressed, through zlib's thread pool.
 
 import WebSocket from 'ws'
 import { main } from './common.mjs'
@@ -11,7 +13,10 @@ const SEND_HIGH_WATER = 1 << 20
 
 await main(
   eventScenarios({
-    connect: (url) => new WebSocket(url),
+    // ws offers permessage-deflate by default; the deflate scenarios say so
+    // explicitly. Only the load server's /deflate/ routes accept the offer.
+    connect: (url, { deflate = false } = {}) =>
+      deflate ? new WebSocket(url, { perMessageDeflate: true }) : new WebSocket(url),
     opened: (ws) =>
       new Promise((resolve, reject) => {
         ws.once('open', resolve)

@@ -1,7 +1,8 @@
 //! Reads a client's frames off the raw socket for the routes that bypass
 //! tungstenite's message layer (flood and sink). Data payloads are skipped
 //! without unmasking: the sink only counts them, so it stays far faster than
-//! any client can send.
+//! any client can send. (The deflate sink takes its first messages' payloads,
+//! unmasked, to check that they inflate to what the client sent.)
 
 use std::io::{self, Cursor};
 
@@ -13,8 +14,13 @@ const BUFFER_SIZE: usize = 1 << 20;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ClientFrame {
-    /// A text, binary or continuation frame; `fin` ends a message.
-    Data { fin: bool, len: u64 },
+    /// A text, binary or continuation frame; `fin` ends a message;
+    /// `compressed` is RSV1 (permessage-deflate's "compressed" bit).
+    Data {
+        fin: bool,
+        len: u64,
+        compressed: bool,
+    },
     /// The client's Close: its status code, if the body had one.
     Close { code: Option<u16> },
     /// Ping or pong (the benchmark clients send none; they are skipped).
@@ -40,6 +46,15 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// The next frame, or `None` at EOF.
     pub async fn next(&mut self) -> io::Result<Option<ClientFrame>> {
+        Ok(self.read_frame(false).await?.map(|(frame, _)| frame))
+    }
+
+    /// The next frame and, for a data frame, its payload unmasked.
+    pub async fn next_with_payload(&mut self) -> io::Result<Option<(ClientFrame, Vec<u8>)>> {
+        self.read_frame(true).await
+    }
+
+    async fn read_frame(&mut self, keep_data: bool) -> io::Result<Option<(ClientFrame, Vec<u8>)>> {
         loop {
             let mut cursor = Cursor::new(&self.buffer[self.start..self.end]);
             let parsed = FrameHeader::parse(&mut cursor)
@@ -51,12 +66,18 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 continue;
             };
             self.start += cursor.position() as usize;
-            return Ok(Some(match header.opcode {
+            let mut payload = Vec::new();
+            let frame = match header.opcode {
                 OpCode::Data(_) => {
-                    self.skip(len).await?;
+                    if keep_data {
+                        payload = self.take(len as usize, header.mask).await?;
+                    } else {
+                        self.skip(len).await?;
+                    }
                     ClientFrame::Data {
                         fin: header.is_final,
                         len,
+                        compressed: header.rsv1,
                     }
                 }
                 OpCode::Control(Control::Close) => {
@@ -68,7 +89,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                     self.skip(len).await?;
                     ClientFrame::Control
                 }
-            }));
+            };
+            return Ok(Some((frame, payload)));
         }
     }
 
@@ -100,15 +122,18 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// A control frame's body (at most 125 bytes), unmasked.
+    /// A frame's payload, unmasked: a control frame's body (at most 125
+    /// bytes), or a data frame's for the deflate sink's checks.
     async fn take(&mut self, len: usize, mask: Option<[u8; 4]>) -> io::Result<Vec<u8>> {
-        while self.end - self.start < len {
-            if !self.fill().await? {
+        let mut body = Vec::with_capacity(len);
+        while body.len() < len {
+            if self.start == self.end && !self.fill().await? {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
+            let available = (self.end - self.start).min(len - body.len());
+            body.extend_from_slice(&self.buffer[self.start..self.start + available]);
+            self.start += available;
         }
-        let mut body = self.buffer[self.start..self.start + len].to_vec();
-        self.start += len;
         if let Some(mask) = mask {
             for (index, byte) in body.iter_mut().enumerate() {
                 *byte ^= mask[index % 4];
@@ -139,20 +164,54 @@ mod tests {
         let mut reader = FrameReader::new(&bytes[..]);
         assert_eq!(
             reader.next().await.unwrap(),
-            Some(ClientFrame::Data { fin: true, len: 5 })
+            Some(ClientFrame::Data {
+                fin: true,
+                len: 5,
+                compressed: false
+            })
         );
         assert_eq!(
             reader.next().await.unwrap(),
-            Some(ClientFrame::Data { fin: false, len: 2 })
+            Some(ClientFrame::Data {
+                fin: false,
+                len: 2,
+                compressed: false
+            })
         );
         assert_eq!(
             reader.next().await.unwrap(),
-            Some(ClientFrame::Data { fin: true, len: 1 })
+            Some(ClientFrame::Data {
+                fin: true,
+                len: 1,
+                compressed: false
+            })
         );
         assert_eq!(
             reader.next().await.unwrap(),
             Some(ClientFrame::Close { code: Some(1000) })
         );
         assert_eq!(reader.next().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn keeps_payloads_unmasked() {
+        let mut bytes = masked(0xc1, b"compressed");
+        bytes.extend(masked(0x88, &[0x03, 0xe8]));
+        let mut reader = FrameReader::new(&bytes[..]);
+        assert_eq!(
+            reader.next_with_payload().await.unwrap(),
+            Some((
+                ClientFrame::Data {
+                    fin: true,
+                    len: 10,
+                    compressed: true
+                },
+                b"compressed".to_vec()
+            ))
+        );
+        assert_eq!(
+            reader.next_with_payload().await.unwrap(),
+            Some((ClientFrame::Close { code: Some(1000) }, Vec::new()))
+        );
     }
 }

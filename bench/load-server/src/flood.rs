@@ -16,7 +16,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame, FrameHeader};
 
 use crate::client_frames::{ClientFrame, FrameReader};
-use crate::route::FloodSpec;
+use crate::deflate::compress_message;
+use crate::route::{DeflateFloodSpec, FloodSpec};
 
 const BLOCK_BYTES: usize = 1 << 20;
 /// How long we wait for the client's answer to our Close.
@@ -32,14 +33,30 @@ enum ClientState {
 }
 
 pub async fn run(stream: TcpStream, spec: FloodSpec) {
+    let frame = encode_message(spec.size, spec.text);
+    send_frames(stream, &frame, spec.count, "").await;
+}
+
+/// `/deflate/flood`: the message compressed once (server_no_context_takeover
+/// makes every copy compress to the same bytes), sent as `count` frames with
+/// RSV1 set. The Close's reason is the compressed payload's length, so the
+/// client can report the bytes per message on the wire.
+pub async fn run_deflate(stream: TcpStream, spec: DeflateFloodSpec) {
+    let compressed = compress_message(spec.message.as_bytes());
+    let frame = encode_frame(true, true, &compressed);
+    send_frames(stream, &frame, spec.count, &compressed.len().to_string()).await;
+}
+
+/// `count` copies of `frame`, then Close 1000 with `reason` (or the client's
+/// code, if it closed first).
+async fn send_frames(stream: TcpStream, frame: &[u8], count: u64, reason: &str) {
     let (read, mut write) = stream.into_split();
     let (state_sender, mut state) = watch::channel(ClientState::Open);
     let reader = tokio::spawn(watch_client(read, state_sender));
 
-    let frame = encode_message(spec.size, spec.text);
     let frames_per_block = (BLOCK_BYTES / frame.len()).max(1) as u64;
-    let block = frame.repeat(frames_per_block.min(spec.count.max(1)) as usize);
-    let mut remaining = spec.count;
+    let block = frame.repeat(frames_per_block.min(count.max(1)) as usize);
+    let mut remaining = count;
     while remaining > 0 && *state.borrow() == ClientState::Open {
         let frames = remaining.min(frames_per_block);
         if write
@@ -59,7 +76,7 @@ pub async fn run(stream: TcpStream, spec: FloodSpec) {
         ClientState::Closed(code) => code.unwrap_or(1000),
         ClientState::Open => 1000,
     };
-    if write.write_all(&close_frame(code, "")).await.is_err() {
+    if write.write_all(&close_frame(code, reason)).await.is_err() {
         reader.abort();
         return;
     }
@@ -105,6 +122,23 @@ fn encode_message(size: usize, text: bool) -> Vec<u8> {
     frame
 }
 
+/// One unmasked server frame holding a whole message: text or binary, with
+/// RSV1 (compressed) set or not.
+fn encode_frame(text: bool, compressed: bool, payload: &[u8]) -> Vec<u8> {
+    let opcode = OpCode::Data(if text { Data::Text } else { Data::Binary });
+    let header = FrameHeader {
+        opcode,
+        rsv1: compressed,
+        ..FrameHeader::default()
+    };
+    let mut frame = Vec::with_capacity(payload.len() + 14);
+    header
+        .format(payload.len() as u64, &mut frame)
+        .expect("formatting into a Vec cannot fail");
+    frame.extend_from_slice(payload);
+    frame
+}
+
 pub fn close_frame(code: u16, reason: &str) -> Vec<u8> {
     let close = CloseFrame {
         code: code.into(),
@@ -129,5 +163,6 @@ mod tests {
             b"\x82\x7f\0\0\0\0\0\x01\0\0"
         );
         assert_eq!(close_frame(1000, "a b"), b"\x88\x05\x03\xe8a b");
+        assert_eq!(&encode_frame(true, true, b"ab")[..], b"\xc1\x02ab");
     }
 }

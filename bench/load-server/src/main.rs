@@ -6,12 +6,17 @@
 //! - `/sink`: counts the client's messages without unmasking them; the Close
 //!   reply's reason is `"<messages> <payload bytes>"`.
 //! - `/echo`: sends every message back (tokio-tungstenite does the framing).
+//! - `/deflate/flood?count=N&message=M` and `/deflate/sink`: a flood of one
+//!   compressed text message and a sink, after negotiating permessage-deflate
+//!   (a client that offers none is refused with 400). The routes above never
+//!   answer an extension, so nothing is compressed on them.
 //!
 //! It prints `listening <port>` once bound and exits when its stdin reaches
 //! EOF, so it never outlives the orchestrator (bench/run.mjs) that started it.
 //! One thread: the machine has two cores and the client needs the other one.
 
 mod client_frames;
+mod deflate;
 mod echo;
 mod flood;
 mod route;
@@ -23,7 +28,7 @@ use route::Route;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 
 /// Room for the concurrent-connections scenario's burst of handshakes (the
 /// kernel caps it at net.core.somaxconn).
@@ -78,12 +83,17 @@ async fn serve(stream: TcpStream) {
     let mut route = None;
     // The Err type is fixed by tungstenite's handshake `Callback` trait.
     #[allow(clippy::result_large_err)]
-    let choose_route = |request: &Request, response: Response| match Route::parse(request.uri()) {
-        Some(chosen) => {
-            route = Some(chosen);
-            Ok(response)
+    let choose_route = |request: &Request, mut response: Response| {
+        let chosen = Route::parse(request.uri()).ok_or_else(not_found)?;
+        if chosen.deflates() {
+            let answer = deflate::negotiate(request.headers()).ok_or_else(no_deflate_offer)?;
+            let answer = HeaderValue::from_str(&answer).expect("an ASCII header value");
+            response
+                .headers_mut()
+                .insert("sec-websocket-extensions", answer);
         }
-        None => Err(not_found()),
+        route = Some(chosen);
+        Ok(response)
     };
     let websocket = match tokio_tungstenite::accept_hdr_async(stream, choose_route).await {
         Ok(websocket) => websocket,
@@ -99,14 +109,29 @@ async fn serve(stream: TcpStream) {
         // is empty here and into_inner() loses nothing.
         Some(Route::Flood(spec)) => flood::run(websocket.into_inner(), spec).await,
         Some(Route::Sink) => sink::run(websocket.into_inner()).await,
+        Some(Route::DeflateFlood(spec)) => flood::run_deflate(websocket.into_inner(), spec).await,
+        Some(Route::DeflateSink) => sink::run_deflate(websocket.into_inner()).await,
         None => unreachable!("the handshake succeeds only with a route"),
     }
 }
 
 fn not_found() -> ErrorResponse {
-    let mut response = ErrorResponse::new(Some(
-        "routes: /flood?count=N&size=S&type=binary|text, /sink, /echo".to_owned(),
-    ));
-    *response.status_mut() = StatusCode::NOT_FOUND;
+    error_response(
+        StatusCode::NOT_FOUND,
+        "routes: /flood?count=N&size=S&type=binary|text, /sink, /echo, \
+         /deflate/flood?count=N&message=M, /deflate/sink",
+    )
+}
+
+fn no_deflate_offer() -> ErrorResponse {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        "the /deflate/ routes need a permessage-deflate offer in Sec-WebSocket-Extensions",
+    )
+}
+
+fn error_response(status: StatusCode, body: &str) -> ErrorResponse {
+    let mut response = ErrorResponse::new(Some(body.to_owned()));
+    *response.status_mut() = status;
     response
 }
