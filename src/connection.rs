@@ -18,7 +18,7 @@ use crate::events::{Event, EventSink, OpenedInfo};
 use crate::handshake::{self, HandshakeRequest};
 use crate::inbound::{InboundQueue, MessageKind, ReceivedBatch};
 use crate::inflating_stream::InflatingStream;
-use crate::limits::websocket_config;
+use crate::limits::{max_frame_size, websocket_config};
 use crate::lock::lock;
 use crate::message_compressor::MessageCompressor;
 use crate::outbound::{OutboundQueue, WriteAccounting};
@@ -119,6 +119,7 @@ async fn open(
         response
             .deflate
             .map(|agreed| agreed.server_no_context_takeover),
+        max_frame_size(target.max_message_size),
     );
     let socket = WebSocketStream::from_raw_socket(
         CountingStream::new(inflating),

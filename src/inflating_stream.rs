@@ -66,10 +66,12 @@ pub struct InflatingStream<S> {
 impl<S> InflatingStream<S> {
     /// `server_no_context_takeover`: Some if permessage-deflate was agreed,
     /// saying whether the server empties its window after each message.
-    pub fn new(inner: S, server_no_context_takeover: Option<bool>) -> Self {
+    /// `max_frame_size` bounds compressed frames, which tungstenite never sees.
+    pub fn new(inner: S, server_no_context_takeover: Option<bool>, max_frame_size: usize) -> Self {
         InflatingStream {
             inner,
-            inflater: server_no_context_takeover.map(|reset| Box::new(FrameInflater::new(reset))),
+            inflater: server_no_context_takeover
+                .map(|reset| Box::new(FrameInflater::new(reset, max_frame_size))),
         }
     }
 }
@@ -103,6 +105,7 @@ enum CurrentMessage {
 
 struct FrameInflater {
     reset_each_message: bool,
+    max_frame_size: usize,
     /// Made at the first compressed message.
     decompress: Option<Decompress>,
     header: [u8; MAX_HEADER_BYTES],
@@ -120,9 +123,10 @@ struct FrameInflater {
 }
 
 impl FrameInflater {
-    fn new(reset_each_message: bool) -> Self {
+    fn new(reset_each_message: bool, max_frame_size: usize) -> Self {
         FrameInflater {
             reset_each_message,
+            max_frame_size,
             decompress: None,
             header: [0; MAX_HEADER_BYTES],
             header_len: 0,
@@ -191,7 +195,7 @@ impl FrameInflater {
                 ));
             }
             (OpCode::Data(Data::Continue), CurrentMessage::Compressed { .. }) => {
-                self.read_compressed(length, header.is_final);
+                self.read_compressed(length, header.is_final)?;
             }
             (OpCode::Data(opcode @ (Data::Text | Data::Binary)), CurrentMessage::None)
                 if header.rsv1 =>
@@ -201,7 +205,7 @@ impl FrameInflater {
                     started: false,
                     ended: false,
                 };
-                self.read_compressed(length, header.is_final);
+                self.read_compressed(length, header.is_final)?;
             }
             (OpCode::Data(Data::Text | Data::Binary), CurrentMessage::None) => {
                 if !header.is_final {
@@ -224,12 +228,22 @@ impl FrameInflater {
     }
 
     /// The frame's payload is compressed data of the current message.
-    fn read_compressed(&mut self, length: u64, fin: bool) {
+    fn read_compressed(&mut self, length: u64, fin: bool) -> io::Result<()> {
+        if length > self.max_frame_size as u64 {
+            return Err(violation(
+                1009,
+                format!(
+                    "the server sent a compressed frame of {length} bytes, over the size limit of {}",
+                    self.max_frame_size
+                ),
+            ));
+        }
         self.header_len = 0;
         self.reading = Reading::Compressed {
             remaining: length,
             fin,
         };
+        Ok(())
     }
 
     /// Hands tungstenite the header just read, then `length` payload bytes as
@@ -454,5 +468,137 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for InflatingStream<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+    use tokio_tungstenite::tungstenite::{Error, Message};
+    use tokio_tungstenite::WebSocketStream;
+
+    /// What a client reading `wire` (server frames, then a Close) through the
+    /// layer gets: the messages up to the Close, or the error that came first.
+    async fn receive(wire: &[u8], max_message_size: usize) -> (Vec<Message>, Option<Error>) {
+        let (client, mut server) = tokio::io::duplex(1 << 20);
+        server.write_all(wire).await.unwrap();
+        server.write_all(&[0x88, 0x00]).await.unwrap();
+        let layer = InflatingStream::new(client, Some(false), 1 << 20);
+        let config = WebSocketConfig::default().max_message_size(Some(max_message_size));
+        let mut ws = WebSocketStream::from_raw_socket(layer, Role::Client, Some(config)).await;
+        let mut messages = Vec::new();
+        while let Some(next) = ws.next().await {
+            match next {
+                Ok(Message::Close(_)) => break,
+                Ok(message) => messages.push(message),
+                Err(error) => return (messages, Some(error)),
+            }
+        }
+        (messages, None)
+    }
+
+    fn close_code_of(error: Option<Error>) -> Option<u16> {
+        match error? {
+            Error::Io(io) => io
+                .get_ref()?
+                .downcast_ref::<ExtensionViolation>()
+                .map(|violation| violation.close_code),
+            _ => None,
+        }
+    }
+
+    // RFC 7692 §7.2.3.1 and §7.2.3.2: "Hello" compressed, whole and in two fragments.
+    const HELLO: [u8; 9] = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    const HELLO_FRAGMENTED: [u8; 11] = [
+        0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+    ];
+
+    #[tokio::test]
+    async fn the_rfc_examples_inflate_whole_fragmented_and_with_a_shared_window() {
+        // §7.2.3.2: the second "Hello" refers back to the first.
+        let shared = [0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00];
+        let wire = [&HELLO[..], &HELLO_FRAGMENTED, &shared].concat();
+        let (messages, error) = receive(&wire, 1 << 20).await;
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(messages, vec![Message::text("Hello"); 3]);
+    }
+
+    #[tokio::test]
+    async fn a_ping_between_fragments_and_plain_messages_between_compressed_ones_pass() {
+        let ping = [0x89, 0x01, b'p'];
+        let plain = [0x81, 0x02, b'h', b'i'];
+        let wire = [
+            &HELLO_FRAGMENTED[..5],
+            &ping,
+            &HELLO_FRAGMENTED[5..],
+            &plain,
+        ]
+        .concat();
+        let (messages, error) = receive(&wire, 1 << 20).await;
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(
+            messages,
+            vec![
+                Message::Ping("p".into()),
+                Message::text("Hello"),
+                Message::text("hi")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn rsv1_on_a_continuation_or_a_control_frame_is_a_1002() {
+        let continuation = [
+            0x41, 0x03, 0xf2, 0x48, 0xcd, 0xc0, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+        ];
+        assert_eq!(
+            close_code_of(receive(&continuation, 1 << 20).await.1),
+            Some(1002)
+        );
+        let ping = [0xc9, 0x00];
+        assert_eq!(close_code_of(receive(&ping, 1 << 20).await.1), Some(1002));
+    }
+
+    #[tokio::test]
+    async fn data_that_does_not_inflate_is_a_1007() {
+        // BTYPE 11 is reserved in DEFLATE.
+        let corrupt = [0xc1, 0x02, 0xff, 0xff];
+        assert_eq!(
+            close_code_of(receive(&corrupt, 1 << 20).await.1),
+            Some(1007)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_message_limit_applies_to_the_inflated_size() {
+        // 1 MiB of zeros compressed (a sync-flushed stream without its tail).
+        let mut compress = flate2::Compress::new(flate2::Compression::best(), false);
+        let mut compressed = Vec::with_capacity(1 << 20);
+        compress
+            .compress_vec(
+                &vec![0; 1 << 20],
+                &mut compressed,
+                flate2::FlushCompress::Sync,
+            )
+            .unwrap();
+        compressed.truncate(compressed.len() - SYNC_FLUSH_TAIL.len());
+        let mut wire = Vec::new();
+        FrameHeader {
+            rsv1: true,
+            opcode: OpCode::Data(Data::Binary),
+            ..FrameHeader::default()
+        }
+        .format(compressed.len() as u64, &mut wire)
+        .unwrap();
+        wire.extend_from_slice(&compressed);
+        let (messages, error) = receive(&wire, 64 << 10).await;
+        assert!(messages.is_empty());
+        assert!(matches!(error, Some(Error::Capacity(_))), "{error:?}");
+        let (messages, error) = receive(&wire, 2 << 20).await;
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(messages, vec![Message::binary(vec![0; 1 << 20])]);
     }
 }

@@ -45,6 +45,11 @@ pub const INFLATE_PIECE_BYTES: usize = 16 << 10;
 /// what a Node socket reads at a time too.
 pub const READ_AHEAD_BYTES: usize = 64 << 10;
 
+/// Largest frame accepted: no frame is larger than the message it carries.
+pub fn max_frame_size(max_message_size: usize) -> usize {
+    MAX_FRAME_SIZE.min(max_message_size)
+}
+
 /// Per-connection codec settings: small buffers so that many idle connections
 /// stay cheap (tungstenite zero-fills its whole read buffer on the first read,
 /// so every byte of it stays resident; the socket is read in larger pieces by
@@ -55,5 +60,5 @@ pub fn websocket_config(max_message_size: usize) -> WebSocketConfig {
         .read_buffer_size(1 << 10)
         .write_buffer_size(64 << 10)
         .max_message_size(Some(max_message_size))
-        .max_frame_size(Some(MAX_FRAME_SIZE.min(max_message_size)))
+        .max_frame_size(Some(max_frame_size(max_message_size)))
 }
