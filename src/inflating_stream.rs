@@ -82,12 +82,19 @@ enum Reading {
     Header,
     /// The payload of a frame passed through as it is.
     PassThrough { remaining: u64 },
-    /// The compressed payload of a frame of a compressed message.
-    Compressed { remaining: u64, fin: bool },
-    /// The compressed message's last frame was read: the flush tail is
-    /// inflated, then the final frame goes out.
-    Finishing { tail_fed: usize },
+    /// The compressed payload of a frame of a compressed message. `fin`: the
+    /// message's last frame, whose input ends with the flush tail once all of
+    /// it was read (`tail_added`).
+    Compressed {
+        remaining: u64,
+        fin: bool,
+        tail_added: bool,
+    },
 }
+
+/// Room kept before an inflated piece for its frame header (a server frame
+/// has no mask: 2 bytes and at most 8 of length).
+const DATA_HEADER_ROOM: usize = 10;
 
 /// The data message being received, if any.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -242,6 +249,7 @@ impl FrameInflater {
         self.reading = Reading::Compressed {
             remaining: length,
             fin,
+            tail_added: false,
         };
         Ok(())
     }
@@ -255,9 +263,45 @@ impl FrameInflater {
         self.reading = Reading::PassThrough { remaining: length };
     }
 
-    /// Queues a plain frame of the compressed message with `payload`
-    /// inflated bytes, which `inflate_into_output` left after room for the header.
-    fn frame_output(&mut self, payload: Vec<u8>, is_final: bool) {
+    /// Inflates `input` into the output, after room for a frame header;
+    /// returns how much of the input was consumed and how much was produced.
+    fn inflate(&mut self, input: &[u8]) -> io::Result<(usize, usize)> {
+        let CurrentMessage::Compressed { ended, .. } = &mut self.message else {
+            return Ok((input.len(), 0));
+        };
+        if *ended {
+            // After a final block the rest of the message is ignored (§7.2.3.4).
+            return Ok((input.len(), 0));
+        }
+        let decompress = self
+            .decompress
+            .get_or_insert_with(|| Decompress::new(false));
+        self.output.clear();
+        self.output_start = 0;
+        self.output.resize(DATA_HEADER_ROOM, 0);
+        self.output.reserve_exact(INFLATE_PIECE_BYTES);
+        let before = decompress.total_in();
+        let status = decompress
+            .decompress_vec(input, &mut self.output, FlushDecompress::Sync)
+            .map_err(|error| {
+                violation(
+                    1007,
+                    format!("the server sent compressed data that does not inflate: {error}"),
+                )
+            })?;
+        if status == Status::StreamEnd {
+            *ended = true;
+        }
+        let produced = self.output.len() - DATA_HEADER_ROOM;
+        if produced == 0 {
+            self.output.clear();
+        }
+        Ok(((decompress.total_in() - before) as usize, produced))
+    }
+
+    /// Puts the frame header before the piece `inflate` left in the output
+    /// (none: an empty final frame), making it a frame of the message.
+    fn frame_output(&mut self, is_final: bool) {
         let CurrentMessage::Compressed {
             opcode, started, ..
         } = &mut self.message
@@ -270,47 +314,113 @@ impl FrameInflater {
             ..FrameHeader::default()
         };
         *started = true;
-        self.output.clear();
-        self.output_start = 0;
-        // Writing into a Vec cannot fail.
-        let _ = header.format(payload.len() as u64, &mut self.output);
-        self.output.extend_from_slice(&payload);
-        if is_final {
-            self.message = CurrentMessage::None;
+        if self.output.is_empty() {
+            self.output.resize(DATA_HEADER_ROOM, 0);
         }
+        let payload_len = self.output.len() - DATA_HEADER_ROOM;
+        let mut encoded = Cursor::new([0u8; DATA_HEADER_ROOM]);
+        // The header fits: no mask, and at most 8 bytes of length.
+        let _ = header.format(payload_len as u64, &mut encoded);
+        let header_len = encoded.position() as usize;
+        self.output_start = DATA_HEADER_ROOM - header_len;
+        self.output[self.output_start..DATA_HEADER_ROOM]
+            .copy_from_slice(&encoded.get_ref()[..header_len]);
     }
 
-    /// Inflates from `input` into one piece; the inflated bytes (possibly none).
-    fn inflate(&mut self, input: &[u8]) -> io::Result<(usize, Vec<u8>)> {
-        let CurrentMessage::Compressed { ended, .. } = &mut self.message else {
-            return Ok((input.len(), Vec::new()));
+    /// One step of reading and inflating a compressed frame: reads compressed
+    /// bytes when none are left, inflates them into a piece, and makes that a
+    /// frame; the message's last frame ends once all its input, flush tail
+    /// included, was inflated.
+    fn poll_compressed<S: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let Reading::Compressed {
+            remaining,
+            fin,
+            tail_added,
+        } = self.reading
+        else {
+            return Poll::Ready(Ok(()));
         };
-        if *ended {
-            // After a final block the rest of the message is ignored (§7.2.3.4).
-            return Ok((input.len(), Vec::new()));
+        if self.input_start == self.input.len() {
+            if remaining == 0 && (!fin || tail_added) {
+                if fin {
+                    // Everything was inflated and framed: the final frame, empty.
+                    self.finish_message();
+                } else {
+                    self.reading = Reading::Header;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            self.input.clear();
+            self.input_start = 0;
+            if remaining > 0 {
+                let want = usize::try_from(remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(INFLATE_PIECE_BYTES);
+                self.input.resize(want, 0);
+                let mut read = ReadBuf::new(&mut self.input);
+                let polled = Pin::new(inner).poll_read(cx, &mut read);
+                let filled = read.filled().len();
+                self.input.truncate(filled);
+                ready!(polled)?;
+                if filled == 0 {
+                    // The end of the stream mid-frame: tungstenite sees it.
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            let remaining = remaining - self.input.len() as u64;
+            let add_tail = fin && remaining == 0;
+            if add_tail {
+                self.input.extend_from_slice(&SYNC_FLUSH_TAIL);
+            }
+            self.reading = Reading::Compressed {
+                remaining,
+                fin,
+                tail_added: add_tail,
+            };
         }
-        let decompress = self
-            .decompress
-            .get_or_insert_with(|| Decompress::new(false));
-        let mut piece = Vec::with_capacity(INFLATE_PIECE_BYTES);
-        let before = decompress.total_in();
-        let status = decompress
-            .decompress_vec(input, &mut piece, FlushDecompress::Sync)
-            .map_err(|error| {
-                violation(
-                    1007,
-                    format!("the server sent compressed data that does not inflate: {error}"),
-                )
-            })?;
-        if status == Status::StreamEnd {
-            *ended = true;
+        let input = std::mem::take(&mut self.input);
+        let inflated = self.inflate(&input[self.input_start..]);
+        self.input = input;
+        let (consumed, produced) = inflated?;
+        self.input_start += consumed;
+        if produced == 0 && consumed == 0 {
+            // zlib had room and input and did nothing with them.
+            return Poll::Ready(Err(violation(
+                1007,
+                "the server sent compressed data that does not inflate",
+            )));
         }
-        Ok(((decompress.total_in() - before) as usize, piece))
+        if produced > 0 {
+            // zlib stopping short of its room with all input, the tail
+            // included, consumed: the message is complete.
+            let complete = matches!(
+                self.reading,
+                Reading::Compressed {
+                    tail_added: true,
+                    ..
+                }
+            ) && self.input_start == self.input.len()
+                && self.output.len() < self.output.capacity();
+            if complete {
+                self.finish_message();
+            } else {
+                self.frame_output(false);
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 
-    /// The message ended: the next one starts with an empty window if the
-    /// server said so, or if its stream ended with a final block.
-    fn end_message(&mut self, stream_ended: bool) {
+    /// Frames what the output holds as the message's final frame, and gets
+    /// ready for the next message.
+    fn finish_message(&mut self) {
+        let stream_ended = matches!(self.message, CurrentMessage::Compressed { ended: true, .. });
+        self.frame_output(true);
+        self.message = CurrentMessage::None;
+        self.reading = Reading::Header;
         if self.reset_each_message || stream_ended {
             if let Some(decompress) = &mut self.decompress {
                 decompress.reset(false);
@@ -372,69 +482,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
                     *remaining -= filled as u64;
                     return Poll::Ready(Ok(()));
                 }
-                Reading::Compressed { remaining, fin } => {
-                    let (remaining_now, fin) = (*remaining, *fin);
-                    if inflater.input_start == inflater.input.len() {
-                        if remaining_now == 0 {
-                            inflater.reading = if fin {
-                                Reading::Finishing { tail_fed: 0 }
-                            } else {
-                                Reading::Header
-                            };
-                            continue;
-                        }
-                        // Read the next compressed bytes of this frame.
-                        let want = usize::try_from(remaining_now)
-                            .unwrap_or(usize::MAX)
-                            .min(INFLATE_PIECE_BYTES);
-                        inflater.input.clear();
-                        inflater.input.resize(want, 0);
-                        inflater.input_start = 0;
-                        let mut read = ReadBuf::new(&mut inflater.input);
-                        let polled = Pin::new(&mut this.inner).poll_read(cx, &mut read);
-                        let filled = read.filled().len();
-                        inflater.input.truncate(filled);
-                        ready!(polled)?;
-                        if filled == 0 {
-                            // The end of the stream mid-frame.
-                            return Poll::Ready(Ok(()));
-                        }
-                        if let Reading::Compressed { remaining, .. } = &mut inflater.reading {
-                            *remaining -= filled as u64;
-                        }
-                    }
-                    let input = std::mem::take(&mut inflater.input);
-                    let (consumed, piece) = inflater.inflate(&input[inflater.input_start..])?;
-                    inflater.input = input;
-                    inflater.input_start += consumed;
-                    if piece.is_empty() && consumed == 0 {
-                        // zlib had room and input and did nothing with them.
-                        return Poll::Ready(Err(violation(
-                            1007,
-                            "the server sent compressed data that does not inflate",
-                        )));
-                    }
-                    if !piece.is_empty() {
-                        inflater.frame_output(piece, false);
-                    }
-                }
-                Reading::Finishing { tail_fed } => {
-                    let tail = &SYNC_FLUSH_TAIL[*tail_fed..];
-                    let (consumed, piece) = inflater.inflate(tail)?;
-                    if let Reading::Finishing { tail_fed } = &mut inflater.reading {
-                        *tail_fed += consumed;
-                    }
-                    if !piece.is_empty() {
-                        inflater.frame_output(piece, false);
-                        continue;
-                    }
-                    let stream_ended = matches!(
-                        inflater.message,
-                        CurrentMessage::Compressed { ended: true, .. }
-                    );
-                    inflater.frame_output(Vec::new(), true);
-                    inflater.end_message(stream_ended);
-                    inflater.reading = Reading::Header;
+                Reading::Compressed { .. } => {
+                    ready!(inflater.poll_compressed(&mut this.inner, cx))?;
                 }
             }
         }
