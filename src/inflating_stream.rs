@@ -330,19 +330,19 @@ impl FrameInflater {
     /// One step of reading and inflating a compressed frame: reads compressed
     /// bytes when none are left, inflates them into a piece, and makes that a
     /// frame; the message's last frame ends once all its input, flush tail
-    /// included, was inflated.
+    /// included, was inflated. False: the stream ended mid-frame.
     fn poll_compressed<S: AsyncRead + Unpin>(
         &mut self,
         inner: &mut S,
         cx: &mut Context<'_>,
-    ) -> Poll<io::Result<()>> {
+    ) -> Poll<io::Result<bool>> {
         let Reading::Compressed {
             remaining,
             fin,
             tail_added,
         } = self.reading
         else {
-            return Poll::Ready(Ok(()));
+            return Poll::Ready(Ok(true));
         };
         if self.input_start == self.input.len() {
             if remaining == 0 && (!fin || tail_added) {
@@ -352,7 +352,7 @@ impl FrameInflater {
                 } else {
                     self.reading = Reading::Header;
                 }
-                return Poll::Ready(Ok(()));
+                return Poll::Ready(Ok(true));
             }
             self.input.clear();
             self.input_start = 0;
@@ -367,8 +367,7 @@ impl FrameInflater {
                 self.input.truncate(filled);
                 ready!(polled)?;
                 if filled == 0 {
-                    // The end of the stream mid-frame: tungstenite sees it.
-                    return Poll::Ready(Ok(()));
+                    return Poll::Ready(Ok(false));
                 }
             }
             let remaining = remaining - self.input.len() as u64;
@@ -411,7 +410,7 @@ impl FrameInflater {
                 self.frame_output(false);
             }
         }
-        Poll::Ready(Ok(()))
+        Poll::Ready(Ok(true))
     }
 
     /// Frames what the output holds as the message's final frame, and gets
@@ -483,7 +482,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
                     return Poll::Ready(Ok(()));
                 }
                 Reading::Compressed { .. } => {
-                    ready!(inflater.poll_compressed(&mut this.inner, cx))?;
+                    if !ready!(inflater.poll_compressed(&mut this.inner, cx))? {
+                        // The end of the stream mid-frame: tungstenite sees it.
+                        return Poll::Ready(Ok(()));
+                    }
                 }
             }
         }
@@ -609,6 +611,17 @@ mod tests {
         );
         let ping = [0xc9, 0x00];
         assert_eq!(close_code_of(receive(&ping, 1 << 20).await.1), Some(1002));
+    }
+
+    #[tokio::test]
+    async fn the_end_of_the_stream_inside_a_compressed_frame_ends_the_reading() {
+        let (client, mut server) = tokio::io::duplex(1 << 10);
+        server.write_all(&HELLO[..5]).await.unwrap();
+        drop(server);
+        let layer = InflatingStream::new(client, Some(false), 1 << 20);
+        let mut ws = WebSocketStream::from_raw_socket(layer, Role::Client, None).await;
+        let next = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next()).await;
+        assert!(matches!(next, Ok(Some(Err(_)))), "{next:?}");
     }
 
     #[tokio::test]
