@@ -5,6 +5,7 @@
 // client sent and when. Nothing here answers the client by itself: a test
 // that wants the closing handshake completed writes the Close it means.
 import { createHash, randomBytes } from 'node:crypto'
+import zlib from 'node:zlib'
 import { startRawServer } from './servers.mjs'
 import { withTimeout } from './settle.mjs'
 
@@ -351,6 +352,186 @@ export function readFrames(socket, { onFrame = () => {}, keep = true } = {}) {
       return { ...parseCloseBody(frame.payload), frame }
     },
   }
+}
+
+// --- permessage-deflate (RFC 7692) -------------------------------------------
+// Compressed messages as a server sends them and as it reads the client's,
+// made with node:zlib. Context takeover (§7.2.1: one LZ77 window carried from
+// message to message) is a preset dictionary: the previous messages' last
+// window of plaintext. A message compressed that way refers only to bytes
+// a receiver with context takeover still holds, and every message ends on a
+// sync flush, so each one is a complete unit given that window; no zlib
+// stream has to live between messages, and everything stays synchronous.
+
+/** What a sync flush ends with; the sender removes it and the receiver puts it back (§7.2.1, §7.2.2). */
+export const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff])
+
+const SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH
+
+/** `history` followed by `data`, cut to the last `size` bytes: the window after `data`. */
+function slideWindow(history, data, size) {
+  const joined = history.length === 0 ? Buffer.from(data) : Buffer.concat([history, data])
+  return joined.length > size ? Buffer.from(joined.subarray(joined.length - size)) : joined
+}
+
+const asBytes = (data) => (typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data))
+
+/**
+ * A sender's compressor: `deflate(data)` is the payload of one compressed
+ * message (a string is compressed as UTF-8), tail removed (§7.2.1). With
+ * `contextTakeover` (the default) each message may refer to the ones
+ * before it; `windowBits` (9 to 15) bounds how far back; `level` is zlib's.
+ */
+export function messageDeflater({ contextTakeover = true, windowBits = 15, level = 6 } = {}) {
+  let history = Buffer.alloc(0)
+  return function deflate(data) {
+    const bytes = asBytes(data)
+    const options = { finishFlush: SYNC_FLUSH, windowBits, level }
+    if (history.length > 0) options.dictionary = history
+    const compressed = zlib.deflateRawSync(bytes, options)
+    if (contextTakeover) history = slideWindow(history, bytes, 1 << windowBits)
+    return compressed.subarray(0, compressed.length - DEFLATE_TAIL.length)
+  }
+}
+
+/**
+ * A receiver's decompressor: `inflate(payload)` is the message a compressed
+ * payload carries (§7.2.2), or throws zlib's error. With `contextTakeover`
+ * (the default) the window carries over from message to message. Below 15
+ * `windowBits`, output is taken 64 bytes at a time so that every reference
+ * further back than the window must go through zlib's window, where it is
+ * refused ("invalid distance too far back"): a single-shot inflate would
+ * resolve it from its own output buffer and accept a sender that used a
+ * larger window than agreed.
+ */
+export function messageInflater({ contextTakeover = true, windowBits = 15 } = {}) {
+  let history = Buffer.alloc(0)
+  return function inflate(payload) {
+    const options = { finishFlush: SYNC_FLUSH, windowBits }
+    if (windowBits < 15) options.chunkSize = 64
+    if (history.length > 0) options.dictionary = history
+    const data = zlib.inflateRawSync(Buffer.concat([payload, DEFLATE_TAIL]), options)
+    if (contextTakeover) history = slideWindow(history, data, 1 << windowBits)
+    return data
+  }
+}
+
+/**
+ * The frames of one message whose payload is `payload`: cut in frames of at
+ * most `fragmentSize` bytes (one frame by default), RSV1 set on the first
+ * only unless `compressed` is false (§6: "Per-Message Compressed" is the
+ * first frame's RSV1), `opcode` on the first, continuations after.
+ */
+export function messageFrames(opcode, payload, { fragmentSize = Number.POSITIVE_INFINITY, compressed = true } = {}) {
+  const bytes = asBytes(payload)
+  const frames = []
+  let offset = 0
+  do {
+    const end = Math.min(bytes.length, offset + fragmentSize)
+    const first = offset === 0
+    frames.push(
+      encodeFrame({
+        opcode: first ? opcode : OPCODE.CONTINUATION,
+        payload: bytes.subarray(offset, end),
+        fin: end === bytes.length,
+        rsv: first && compressed ? 0b100 : 0,
+      }),
+    )
+    offset = end
+  } while (offset < bytes.length)
+  return frames
+}
+
+/**
+ * The data messages among received `frames` (see readFrames), control
+ * frames left out: { opcode, rsv1, payload, frames } per whole message, where
+ * `rsv1` is the first frame's and `frames` how many carried it.
+ */
+export function dataMessages(frames) {
+  const messages = []
+  let parts = null
+  for (const frame of frames) {
+    if (frame.opcode >= OPCODE.CLOSE) continue
+    if (frame.opcode !== OPCODE.CONTINUATION)
+      parts = { opcode: frame.opcode, rsv1: (frame.rsv & 0b100) !== 0, chunks: [] }
+    if (parts === null) continue
+    parts.chunks.push(frame.payload)
+    if (!frame.fin) continue
+    messages.push({
+      opcode: parts.opcode,
+      rsv1: parts.rsv1,
+      payload: Buffer.concat(parts.chunks),
+      frames: parts.chunks.length,
+    })
+    parts = null
+  }
+  return messages
+}
+
+/**
+ * A seeded pseudo-random generator (mulberry32): `next()` in [0, 1),
+ * `int(n)` in [0, n). The same seed gives the same sequence, so a failure
+ * found with random data can be replayed.
+ */
+export function seededRandom(seed) {
+  let state = seed >>> 0
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let x = state
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+  return { next, int: (n) => Math.floor(next() * n) }
+}
+
+const TEXT_ALPHABET = Buffer.from('abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 .,;:!?')
+const MULTIBYTE = ['é', '€', '☃', '🔌'].map((char) => Buffer.from(char, 'utf8'))
+const isContinuationByte = (byte) => (byte & 0xc0) === 0x80
+
+/**
+ * Message content that compresses about as well as real traffic: runs of
+ * fresh random bytes alternating with copies of earlier runs from 600 bytes
+ * to 20 KiB back. Those distances are the point: a sender that ignores a
+ * small agreed window (`client_max_window_bits`, §7.1.2.2) refers further
+ * back than the window, which messageInflater then refuses. Binary is
+ * `size` bytes; text (`text: true`) is a string of about `size` UTF-8 bytes,
+ * mostly ASCII with two-, three- and four-byte characters (never cut).
+ */
+export function sampleMessage(size, { text = false, seed = size } = {}) {
+  const random = seededRandom(seed)
+  const out = Buffer.alloc(size + 8)
+  let length = 0
+  const alignedForward = (i) => {
+    let at = i
+    while (text && at < length && isContinuationByte(out[at])) at++
+    return at
+  }
+  while (length < size) {
+    const run = 16 + random.int(300)
+    if (length > 1000 && random.next() < 0.5) {
+      const distance = Math.min(length, 600 + random.int(20 << 10))
+      const start = alignedForward(length - distance)
+      const end = alignedForward(Math.min(start + run, length, start + size - length))
+      out.copy(out, length, start, end)
+      length += end - start
+      continue
+    }
+    const fresh = Math.min(run, size - length)
+    for (let i = 0; i < fresh; i++) {
+      out[length++] = text ? TEXT_ALPHABET[random.int(TEXT_ALPHABET.length)] : random.int(256)
+    }
+    const char = MULTIBYTE[random.int(MULTIBYTE.length)]
+    if (text && length + char.length <= size) {
+      char.copy(out, length)
+      length += char.length
+    }
+  }
+  // A copy may overrun `size`; text is cut before a character, not in it.
+  let end = Math.min(length, size)
+  while (text && end < length && isContinuationByte(out[end])) end--
+  const bytes = out.subarray(0, end)
+  return text ? bytes.toString('utf8') : Buffer.from(bytes)
 }
 
 // --- a server ---------------------------------------------------------------------

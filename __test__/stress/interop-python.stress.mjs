@@ -3,11 +3,13 @@
 // the draft (whatwg/websockets#48) and of docs/design.md against a peer that
 // is not `ws`: echo of both kinds, fragmented messages reassembled, close
 // codes and reasons both ways, subprotocol selection, pings (explicit and
-// keepalive) answered, and websockets' own size limit ending the connection
-// with 1009.
+// keepalive) answered, websockets' own size limit ending the connection
+// with 1009, and permessage-deflate both ways (websockets compresses by
+// default, so every test here runs compressed unless it says otherwise).
 import test from 'ava'
 import { WebSocketError } from '../../index.mjs'
 import { withTimeout } from '../helpers/settle.mjs'
+import { sampleMessage } from '../helpers/raw-server.mjs'
 import { openedClientFor as openStream } from '../helpers/fixtures.mjs'
 import { spawnChild } from '../helpers/child-process.mjs'
 import { fixture } from './support/child.mjs'
@@ -177,4 +179,69 @@ test("a message over websockets' max_size (8 MiB) ends the connection with its 1
   t.log(
     `closed ${closed.status}: ${JSON.stringify(closed.value ?? { closeCode: closed.reason?.closeCode, reason: closed.reason?.reason })}`,
   )
+})
+
+// --- permessage-deflate (RFC 7692) with websockets ------------------------------------
+// websockets accepts our default offer with 12-bit windows both ways and
+// compresses everything it sends; we compress from 1024 bytes (README
+// "Compression"). The /compression route reports what websockets agreed to
+// and counts the messages that crossed compressed in each direction, so
+// "compressed both ways" is checked at the other end, not assumed.
+
+const COMPRESSED_ANSWER = 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12'
+
+test('permessage-deflate: extensions is websockets answer, and websockets agreed to the same 12-bit windows', async (t) => {
+  const { url } = await pythonServer(t)
+  const { wss, readable, extensions } = await openStream(t, `${url}compression`)
+  t.is(extensions, COMPRESSED_ANSWER)
+  t.deepEqual(JSON.parse((await read(readable.getReader())).value), [
+    {
+      server_no_context_takeover: false,
+      client_no_context_takeover: false,
+      server_max_window_bits: 12,
+      client_max_window_bits: 12,
+    },
+  ])
+  wss.close()
+})
+
+test('permessage-deflate: text and binary up to 4 MiB echo intact, compressed both ways', async (t) => {
+  const { url } = await pythonServer(t)
+  const { wss, readable, writable } = await openStream(t, `${url}compression`)
+  const reader = readable.getReader()
+  const writer = writable.getWriter()
+  await read(reader, 'the settings')
+  // sampleMessage repeats runs up to 20 KiB back: had the client ignored
+  // client_max_window_bits=12 (4 KiB), websockets' 12-bit inflater would
+  // refuse the data and close with 1002.
+  const messages = [0, 10, 1000, 1024, 5000, 64 << 10, MiB, 4 * MiB].flatMap((size) => [
+    sampleMessage(size, { text: true }),
+    sampleMessage(size),
+  ])
+  for (const message of messages) await writer.write(message)
+  for (const message of messages) {
+    const { value } = await read(reader)
+    if (typeof message === 'string') t.true(value === message, `text of ${Buffer.byteLength(message)} bytes intact`)
+    else t.true(Buffer.from(value).equals(message), `binary of ${message.length} bytes intact`)
+  }
+  await writer.write('count')
+  const counts = JSON.parse((await read(reader, 'the counts')).value)
+  const large = messages.filter((message) => Buffer.byteLength(message) >= 1024).length
+  t.is(counts.compressed_received, large, 'websockets received compressed every message of 1024 bytes and more')
+  // Its settings message, then every echo.
+  t.is(counts.compressed_sent, 1 + messages.length, 'websockets sent every message compressed')
+  wss.close({ closeCode: 1000 })
+  t.deepEqual(await withTimeout(wss.closed, 10_000, 'closed'), { closeCode: 1000, reason: '' })
+})
+
+test('permessage-deflate: perMessageDeflate: false agrees to nothing with websockets, and echoes still work', async (t) => {
+  const { url } = await pythonServer(t)
+  const { wss, readable, writable, extensions } = await openStream(t, `${url}compression`, { perMessageDeflate: false })
+  t.is(extensions, '')
+  const reader = readable.getReader()
+  t.deepEqual(JSON.parse((await read(reader, 'the settings')).value), [])
+  const message = sampleMessage(64 << 10, { text: true })
+  await writable.getWriter().write(message)
+  t.true((await read(reader)).value === message)
+  wss.close()
 })
