@@ -190,8 +190,9 @@ impl FrameInflater {
             return Ok(());
         };
         match (header.opcode, self.message) {
-            // A masked server frame: tungstenite fails the connection for it.
-            _ if header.mask.is_some() => self.pass_through(length),
+            // A masked server frame, or RSV2 or RSV3 (no extension of ours
+            // uses them): tungstenite fails the connection for it.
+            _ if header.mask.is_some() || header.rsv2 || header.rsv3 => self.pass_through(length),
             (OpCode::Control(_), _) if header.rsv1 => {
                 return Err(violation(1002, "the server set RSV1 on a control frame"));
             }
@@ -199,6 +200,13 @@ impl FrameInflater {
                 return Err(violation(
                     1002,
                     "the server set RSV1 on a continuation frame",
+                ));
+            }
+            // tungstenite may not have seen the compressed message begin yet.
+            (OpCode::Data(Data::Text | Data::Binary), CurrentMessage::Compressed { .. }) => {
+                return Err(violation(
+                    1002,
+                    "the server started a message inside a fragmented one",
                 ));
             }
             (OpCode::Data(Data::Continue), CurrentMessage::Compressed { .. }) => {
@@ -236,12 +244,13 @@ impl FrameInflater {
 
     /// The frame's payload is compressed data of the current message.
     fn read_compressed(&mut self, length: u64, fin: bool) -> io::Result<()> {
-        if length > self.max_frame_size as u64 {
+        // Deflate's worst case grows incompressible data by well under 0.1%.
+        let limit = self.max_frame_size as u64 + (self.max_frame_size as u64 >> 10) + 64;
+        if length > limit {
             return Err(violation(
                 1009,
                 format!(
-                    "the server sent a compressed frame of {length} bytes, over the size limit of {}",
-                    self.max_frame_size
+                    "the server sent a compressed frame of {length} bytes, over the size limit of {limit}"
                 ),
             ));
         }

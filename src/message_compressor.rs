@@ -68,6 +68,11 @@ impl MessageCompressor {
     /// if zlib failed (the message then goes out uncompressed, and the window
     /// starts again empty, which the server's inflater accepts).
     fn compress(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
+        if payload.is_empty() {
+            // An empty stored block (RFC 7692 §7.2.3.6): a flush with nothing
+            // new to flush makes zlib write nothing at all.
+            return Some(vec![0x00]);
+        }
         let compress = self.compress.get_or_insert_with(|| {
             Box::new(Compress::new_with_window_bits(
                 Compression::new(self.settings.level),
@@ -162,6 +167,16 @@ mod tests {
             .decompress_vec(&input, &mut output, FlushDecompress::Sync)
             .expect("valid deflate data");
         output
+    }
+
+    #[test]
+    fn empty_messages_are_compressed_as_an_empty_block_every_time() {
+        let mut compressor = compressor(takeover(), 0);
+        let mut inflater = Decompress::new(false);
+        for message in [Message::text(""), Message::binary(Vec::new())] {
+            let frame = compressor.encode(message);
+            assert_eq!(inflate(&frame, &mut inflater), b"");
+        }
     }
 
     #[test]

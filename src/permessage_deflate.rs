@@ -99,7 +99,12 @@ fn window_bits(name: &str, value: Option<&str>) -> Result<u8, String> {
         ));
     };
     match value.parse::<u8>() {
-        Ok(bits @ 8..=15) if value.bytes().all(|byte| byte.is_ascii_digit()) => Ok(bits),
+        // Digits without a leading zero (RFC 7692 §7.1.2.1).
+        Ok(bits @ 8..=15)
+            if value.bytes().all(|byte| byte.is_ascii_digit()) && !value.starts_with('0') =>
+        {
+            Ok(bits)
+        }
         _ => Err(format!(
             "the server's {NAME} answer sets {name} to {value:?}, not a window size from 8 to 15"
         )),
