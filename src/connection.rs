@@ -3,7 +3,7 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use futures::task::AtomicWaker;
@@ -37,8 +37,8 @@ pub struct Shared {
     /// Wakes the task when JS made room, queued a write or asked to close.
     pub driver_waker: AtomicWaker,
     /// Why the JS side of this connection broke (a panic in an entry point):
-    /// the task ends the connection with it.
-    js_thread_failure: Mutex<Option<String>>,
+    /// the task ends the connection with it. Read on every poll, so lock-free.
+    js_thread_failure: OnceLock<String>,
     /// The open connection's state. The task locks it for each poll; JS may
     /// lock it to write at once (see `write_from_js`).
     driver: Mutex<Option<Driver>>,
@@ -58,7 +58,8 @@ impl Shared {
     /// The JS side of the connection broke: the task ends the connection
     /// with `message` on its next poll.
     pub fn fail_from_js_thread(&self, message: String) {
-        *lock(&self.js_thread_failure) = Some(message);
+        // Only the first failure is told; the connection ends with it.
+        let _ = self.js_thread_failure.set(message);
         self.driver_waker.wake();
     }
 }
@@ -179,8 +180,8 @@ impl Driver {
             Some(waker) => waker.clone_from(cx.waker()),
             None => self.waker = Some(cx.waker().clone()),
         }
-        if let Some(message) = lock(&self.shared.js_thread_failure).take() {
-            return Poll::Ready(CloseOutcome::failed(message));
+        if let Some(message) = self.shared.js_thread_failure.get() {
+            return Poll::Ready(CloseOutcome::failed(message.clone()));
         }
         if let Some(outcome) = self.phase.take_ended() {
             return Poll::Ready(outcome);
