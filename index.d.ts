@@ -50,6 +50,12 @@ export interface WebSocketStreamOptions {
    */
   perMessageDeflate?: boolean | WebSocketStreamDeflateOptions
   /**
+   * Node extension: dead-peer detection, in milliseconds (0 or absent: off).
+   * After this long with nothing received a Ping is sent; after as long again
+   * still without anything, the connection fails (`closed` rejects, 1006).
+   */
+  idleTimeout?: number
+  /**
    * Node extension: an `http://[user:pass@]host:port` proxy reached with HTTP
    * CONNECT. Without it, NODE_USE_ENV_PROXY=1 enables HTTP_PROXY / HTTPS_PROXY / NO_PROXY.
    */

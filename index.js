@@ -69,6 +69,7 @@ function connectTarget(url, protocols, nodeOptions) {
     headers: nodeOptions.headers,
     maxMessageSize: nodeOptions.maxMessageSize,
     deflate: nodeOptions.deflate,
+    idleTimeoutMs: nodeOptions.idleTimeoutMs,
     tls: secure ? (nodeOptions.tls ?? { rejectUnauthorized: true }) : undefined,
     proxy: nodeOptions.proxy ?? proxyFromEnvironment(secure, host, port),
   }

@@ -24,6 +24,8 @@ Options:
       --ca <file>           trust the CA certificates in this PEM file
   -k, --insecure            do not verify the server's certificate
       --proxy <url>         connect through this HTTP CONNECT proxy
+      --idle-timeout <ms>   fail the connection when the server sends nothing,
+                            not even a pong, for twice this long (off by default)
   -b, --binary              send stdin as binary messages, chunk by chunk
       --close-code <code>   close code to send when stdin ends (default 1000)
       --close-reason <text> close reason to send when stdin ends
@@ -38,6 +40,7 @@ const OPTIONS = {
   ca: { type: 'string' },
   insecure: { type: 'boolean', short: 'k', default: false },
   proxy: { type: 'string' },
+  'idle-timeout': { type: 'string' },
   binary: { type: 'boolean', short: 'b', default: false },
   'close-code': { type: 'string', default: '1000' },
   'close-reason': { type: 'string', default: '' },
@@ -84,9 +87,10 @@ function parseCommandLine() {
   }
   const linger = Number(values.linger)
   if (!Number.isFinite(linger) || linger < 0) fail('--linger must be a number of milliseconds')
+  const idleTimeout = values['idle-timeout'] === undefined ? undefined : Number(values['idle-timeout'])
   return {
     url: positionals[0],
-    options: { protocols: values.protocol, headers, tls, proxy: values.proxy },
+    options: { protocols: values.protocol, headers, tls, proxy: values.proxy, idleTimeout },
     binary: values.binary,
     closeInfo: { closeCode: Number(values['close-code']), reason: values['close-reason'] },
     linger,

@@ -1,8 +1,8 @@
 // @ts-check
 'use strict'
 // The options a Node service needs beyond the draft's `protocols` and
-// `signal`: `headers`, `tls`, `maxMessageSize`, `perMessageDeflate` and an
-// HTTP CONNECT `proxy` (or, with NODE_USE_ENV_PROXY=1, the proxy environment
+// `signal`: `headers`, `tls`, `maxMessageSize`, `perMessageDeflate`,
+// `idleTimeout` and an HTTP CONNECT `proxy` (or, with NODE_USE_ENV_PROXY=1, the proxy environment
 // variables). Every invalid value is a TypeError naming the option.
 
 const { describe, toDictionary } = require('./webidl')
@@ -114,6 +114,18 @@ function toMaxMessageSize(value) {
   return value
 }
 
+/**
+ * `idleTimeout`: milliseconds, 0 for off.
+ * @param {unknown} value
+ * @returns {number}
+ */
+function toIdleTimeout(value) {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
+    throw optionError('idleTimeout', 'a whole number of milliseconds from 0 (off) to 2147483647', value)
+  }
+  return value
+}
+
 /** What `perMessageDeflate: true` (the default) means. */
 const DEFAULT_DEFLATE = Object.freeze({ threshold: 1024, level: 6 })
 
@@ -211,6 +223,7 @@ function proxyFromEnvironment(secure, host, port) {
  * @property {string[]} headers `[name, value, name, value, …]`
  * @property {number | undefined} maxMessageSize
  * @property {import('../binding.js').DeflateOptions | undefined} deflate undefined: no offer
+ * @property {number | undefined} idleTimeoutMs undefined or 0: off
  * @property {import('../binding.js').ProxyOptions | undefined} proxy
  * @property {import('../binding.js').TlsOptions | undefined} tls
  */
@@ -223,12 +236,14 @@ function proxyFromEnvironment(secure, host, port) {
  */
 function readNodeOptions(dictionary) {
   const rawHeaders = dictionary.headers
+  const rawIdleTimeout = dictionary.idleTimeout
   const rawMaxMessageSize = dictionary.maxMessageSize
   const rawPerMessageDeflate = dictionary.perMessageDeflate
   const rawProxy = dictionary.proxy
   const rawTls = dictionary.tls
   return {
     headers: rawHeaders === undefined ? [] : toHeaderList(rawHeaders),
+    idleTimeoutMs: rawIdleTimeout === undefined ? undefined : toIdleTimeout(rawIdleTimeout),
     maxMessageSize: rawMaxMessageSize === undefined ? undefined : toMaxMessageSize(rawMaxMessageSize),
     deflate: toDeflateOptions(rawPerMessageDeflate),
     proxy: rawProxy === undefined ? undefined : toProxyOptions(rawProxy, 'proxy'),

@@ -5,17 +5,19 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use futures::task::AtomicWaker;
 use futures::{Sink, Stream};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::close::{classify_read_error, CloseOutcome, ReadFailure};
 use crate::counting_stream::CountingStream;
 use crate::events::{Event, EventSink, OpenedInfo};
 use crate::handshake::{self, HandshakeRequest};
+use crate::idle_timer::{IdleTimer, IdleVerdict, Observed};
 use crate::inbound::{InboundQueue, MessageKind, ReceivedBatch};
 use crate::inflating_stream::InflatingStream;
 use crate::limits::{max_frame_size, websocket_config};
@@ -25,6 +27,7 @@ use crate::outbound::{OutboundQueue, WriteAccounting};
 use crate::permessage_deflate::DeflateSettings;
 use crate::phase::Phase;
 use crate::read_ahead::ReadAhead;
+use crate::send_queue::unacknowledged_bytes;
 use crate::transport::{self, Transport, TransportTarget};
 
 type Socket = WebSocketStream<CountingStream<InflatingStream<ReadAhead<Transport>>>>;
@@ -81,6 +84,8 @@ pub struct ConnectTarget {
     pub max_message_size: usize,
     /// Present when permessage-deflate is offered.
     pub deflate: Option<DeflateSettings>,
+    /// The `idleTimeout` option, if set.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Runs a connection from TCP connect to its end and says how it ended.
@@ -93,7 +98,8 @@ pub async fn run(
         Ok(opened) => opened,
         Err(message) => return CloseOutcome::failed(message),
     };
-    *lock(&shared.driver) = Some(Driver::new(socket, compressor, shared, events));
+    let idle = target.idle_timeout.map(IdleTimer::new);
+    *lock(&shared.driver) = Some(Driver::new(socket, compressor, idle, shared, events));
     let slot = DriverSlot(shared);
     let outcome = poll_fn(|cx| match lock(&shared.driver).as_mut() {
         Some(driver) => driver.poll_step(cx),
@@ -152,6 +158,8 @@ struct Driver {
     writes: WriteAccounting,
     /// Present when permessage-deflate was agreed.
     compressor: Option<MessageCompressor>,
+    /// Present with the `idleTimeout` option.
+    idle: Option<IdleTimer>,
     received: ReceivedBatch,
 }
 
@@ -159,6 +167,7 @@ impl Driver {
     fn new(
         ws: Socket,
         compressor: Option<MessageCompressor>,
+        idle: Option<IdleTimer>,
         shared: &Arc<Shared>,
         events: &Arc<EventSink>,
     ) -> Self {
@@ -170,6 +179,7 @@ impl Driver {
             phase: Phase::Open,
             writes: WriteAccounting::default(),
             compressor,
+            idle,
             received: ReceivedBatch::default(),
         }
     }
@@ -210,6 +220,9 @@ impl Driver {
             if !self.writes.needs_flush() {
                 return Poll::Ready(CloseOutcome::failed(violation));
             }
+        }
+        if let Err(outcome) = self.poll_idle(cx) {
+            return Poll::Ready(outcome);
         }
         self.phase.poll_deadline(cx)
     }
@@ -266,6 +279,50 @@ impl Driver {
             self.events.send(Event::Writable);
         }
         Ok(())
+    }
+
+    /// The idle timer, while the connection is open (once it closes, the
+    /// close timeout bounds it): a Ping after one quiet interval, the end
+    /// after two.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Result<(), CloseOutcome> {
+        if self.idle.is_none() || !self.phase.delivers_data() {
+            return Ok(());
+        }
+        let observed = Observed {
+            bytes_read: self.ws.get_ref().bytes_read(),
+            bytes_written: self.ws.get_ref().bytes_written(),
+            write_pending: self.writes.needs_flush(),
+            reading_paused: self.writes.pong_backlog_full()
+                || lock(&self.shared.inbound).room() == 0,
+            kernel_queued: unacknowledged_bytes(
+                self.ws.get_ref().get_ref().get_ref().get_ref().tcp(),
+            ),
+        };
+        let Some(idle) = &mut self.idle else {
+            return Ok(());
+        };
+        match idle.poll(cx, &observed) {
+            Poll::Pending => Ok(()),
+            Poll::Ready(IdleVerdict::Dead) => {
+                let interval = idle.interval().as_millis();
+                Err(CloseOutcome::failed(format!(
+                    "the server sent nothing for {interval} ms (idleTimeout), then did not answer a ping within {interval} ms"
+                )))
+            }
+            Poll::Ready(IdleVerdict::SendPing) => {
+                // Behind a frame still being written the Ping waits; the
+                // socket taking that frame counts as life meanwhile.
+                if let Poll::Ready(Ok(())) = Pin::new(&mut self.ws).poll_ready(cx) {
+                    if let Err(error) =
+                        Pin::new(&mut self.ws).start_send(Message::Ping(Bytes::new()))
+                    {
+                        return Err(self.outcome_of_write_error(error));
+                    }
+                    self.writes.frame_queued();
+                }
+                self.poll_writes(cx)
+            }
+        }
     }
 
     /// Nothing more of JS's goes out (the server closed, or broke the protocol).

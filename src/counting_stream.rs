@@ -1,8 +1,10 @@
-//! A transparent socket wrapper that counts the bytes the socket accepted.
+//! A transparent socket wrapper that counts the bytes the socket accepted and
+//! the bytes read from it.
 //!
 //! The frame encoder keeps a whole frame in its own buffer until the socket
-//! takes it; the count tells how much of that buffer is still in user space,
-//! which is what decides when a large write's promise may resolve.
+//! takes it; the written count tells how much of that buffer is still in user
+//! space, which is what decides when a large write's promise may resolve.
+//! Both counts are the idle timer's signs of life (idle_timer.rs).
 
 use std::io;
 use std::pin::Pin;
@@ -12,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct CountingStream<S> {
     inner: S,
     bytes_written: u64,
+    bytes_read: u64,
 }
 
 impl<S> CountingStream<S> {
@@ -19,12 +22,22 @@ impl<S> CountingStream<S> {
         CountingStream {
             inner,
             bytes_written: 0,
+            bytes_read: 0,
         }
     }
 
     /// Total bytes the socket has accepted since the connection opened.
     pub fn bytes_written(&self) -> u64 {
         self.bytes_written
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Total bytes read since the connection opened.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
     }
 }
 
@@ -34,7 +47,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.bytes_read += (buf.filled().len() - before) as u64;
+        polled
     }
 }
 

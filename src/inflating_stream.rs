@@ -76,6 +76,12 @@ impl<S> InflatingStream<S> {
     }
 }
 
+impl<S> InflatingStream<S> {
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
 /// What the bytes read next are.
 enum Reading {
     /// A frame header, `header_len` bytes of it so far.

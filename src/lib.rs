@@ -8,6 +8,7 @@ mod entry_guard;
 mod events;
 mod handshake;
 mod http_head;
+mod idle_timer;
 mod inbound;
 mod inflating_stream;
 mod limits;
@@ -18,11 +19,13 @@ mod permessage_deflate;
 mod phase;
 mod read_ahead;
 mod runtime;
+mod send_queue;
 mod tls;
 mod transport;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
 use napi::bindgen_prelude::{Function, Uint32ArraySlice, Uint8Array, Uint8ArraySlice, Unknown};
@@ -68,6 +71,8 @@ pub struct ConnectOptions {
     pub proxy: Option<ProxyOptions>,
     /// Present to offer permessage-deflate.
     pub deflate: Option<DeflateOptions>,
+    /// Milliseconds without a sign of life before a Ping (`idleTimeout`; 0: off).
+    pub idle_timeout_ms: Option<u32>,
 }
 
 #[napi(object)]
@@ -131,6 +136,10 @@ impl ConnectOptions {
                 headers,
                 offer_deflate: self.deflate.is_some(),
             },
+            idle_timeout: self
+                .idle_timeout_ms
+                .filter(|&ms| ms > 0)
+                .map(|ms| Duration::from_millis(u64::from(ms))),
             deflate: self.deflate.map(|deflate| DeflateSettings {
                 threshold: deflate.threshold as usize,
                 level: deflate.level.min(9),

@@ -35,6 +35,12 @@ impl<S> ReadAhead<S> {
     }
 }
 
+impl<S> ReadAhead<S> {
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
 impl<S: AsyncRead + Unpin> ReadAhead<S> {
     /// Refills the drained buffer with one socket read. Ready(Ok) with an
     /// empty buffer is the end of the stream.

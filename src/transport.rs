@@ -18,6 +18,16 @@ pub enum Transport {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+impl Transport {
+    /// The TCP connection underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(tcp) => tcp,
+            Transport::Tls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
 /// An HTTP proxy to tunnel through with CONNECT.
 pub struct ProxySettings {
     pub host: String,
