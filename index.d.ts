@@ -100,3 +100,33 @@ export declare class WebSocketError extends DOMException {
   readonly closeCode: number | null
   readonly reason: string
 }
+
+/**
+ * `diagnostics_channel` messages, published only while a channel has
+ * subscribers. Channel `websocketstream:open`: the connection opened.
+ */
+export interface WebSocketStreamOpenMessage {
+  url: string
+  protocol: string
+  extensions: string
+  /** The TCP peer: the server, or the proxy when there is one. */
+  remoteAddress: string
+  remotePort: number
+  /** From the constructor to the server's 101, in milliseconds. */
+  handshakeDurationMs: number
+}
+
+/** Channel `websocketstream:close`: a connection that had opened is closed. */
+export interface WebSocketStreamCloseMessage {
+  url: string
+  code: number
+  reason: string
+  wasClean: boolean
+}
+
+/** Channel `websocketstream:error`: a connection failed, or was aborted, before it opened. */
+export interface WebSocketStreamErrorMessage {
+  url: string
+  /** What `opened` rejected with. */
+  error: unknown
+}

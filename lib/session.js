@@ -8,6 +8,7 @@ const { types } = require('node:util')
 const native = require('./native')
 const { createWebSocketError, isWebSocketError } = require('./websocket-error')
 const { toUSVString, validateCloseCodeAndReason } = require('./webidl')
+const { publishClose, publishError, publishOpen } = require('./diagnostics')
 
 // Event kinds, send results and message kinds, as the addon defines them.
 const { EventKind, SendStatus, MessageKind } = native
@@ -201,12 +202,15 @@ class Session {
     this.pendingWriterClose = null
     /** A write of this turn of the event loop was already made. */
     this.wroteThisTurn = false
+    /** For the open event's handshake duration. */
+    this.connectStartedAt = performance.now()
 
     if (signal !== null) {
       if (signal.aborted) {
         this.advance('handshakeAborted')
         this.opened.reject(signal.reason)
         this.closed.reject(signal.reason)
+        publishError(url, signal.reason)
         return
       }
       this.signal = signal
@@ -272,9 +276,11 @@ class Session {
   }
 
   /** @param {OpenedInfo} opened */
-  connectionEstablished({ protocol, extensions }) {
+  connectionEstablished(opened) {
     if (!this.advance('opened')) return
     this.detachSignal()
+    publishOpen(this.url, opened, this.connectStartedAt)
+    const { protocol, extensions } = opened
     const readable = new ReadableStream(
       {
         start: (controller) => {
@@ -443,6 +449,7 @@ class Session {
     this.opened.reject(reason)
     this.closed.reject(reason)
     this.detachSignal()
+    publishError(this.url, reason)
     this.updateHold()
   }
 
@@ -469,8 +476,10 @@ class Session {
     const writableController = /** @type {WritableStreamDefaultController} */ (this.writableController)
     if (readableController === null) {
       const cause = `WebSocket connection to ${this.url} failed: ${message}`
-      this.opened.reject(createWebSocketError(cause, null))
+      const error = createWebSocketError(cause, null)
+      this.opened.reject(error)
       this.closed.reject(createWebSocketError(cause, 1006))
+      publishError(this.url, error)
       this.updateHold()
       return
     }
@@ -513,6 +522,7 @@ class Session {
       writerClose?.reject(error)
       this.closed.reject(error)
     }
+    publishClose(this.url, code, reason, wasClean)
     this.updateHold()
   }
 

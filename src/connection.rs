@@ -118,6 +118,7 @@ async fn open(
     events: &EventSink,
 ) -> Result<(Socket, Option<MessageCompressor>), String> {
     let mut stream = transport::open(&target.transport).await?;
+    let peer = stream.tcp().peer_addr().ok();
     let response = handshake::perform(&mut stream, &target.request).await?;
     // The bytes after the response may already be frames, compressed ones
     // too: they go through the inflating layer like the rest.
@@ -141,6 +142,8 @@ async fn open(
     events.send(Event::Opened(OpenedInfo {
         protocol: response.protocol,
         extensions: response.extensions,
+        remote_address: peer.map(|peer| peer.ip().to_string()).unwrap_or_default(),
+        remote_port: peer.map_or(0, |peer| peer.port()),
     }));
     Ok((socket, compressor))
 }

@@ -15,6 +15,9 @@ use crate::close::CloseOutcome;
 pub struct OpenedInfo {
     pub protocol: String,
     pub extensions: String,
+    /// The TCP peer: the server, or the proxy when there is one.
+    pub remote_address: String,
+    pub remote_port: u16,
 }
 
 #[napi(object)]

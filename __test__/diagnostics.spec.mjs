@@ -1,0 +1,132 @@
+// diagnostics_channel events (README "Tracing with diagnostics_channel"):
+// websocketstream:open, websocketstream:close and websocketstream:error, with
+// their documented fields, exactly once each and in order; and nothing built
+// while a channel has no subscriber.
+import test from 'ava'
+import diagnosticsChannel from 'node:diagnostics_channel'
+import { WebSocketStream } from '../index.mjs'
+import { clientFor, wsServerFor } from './helpers/fixtures.mjs'
+import { refusedPort } from './helpers/servers.mjs'
+import { rejectionOf, withTimeout } from './helpers/settle.mjs'
+
+const NAMES = ['open', 'close', 'error']
+
+/**
+ * Records every event of the three channels whose url starts with `prefix`
+ * (each test uses its own path, so tests running side by side do not mix),
+ * as `[name, message]`, until teardown.
+ */
+function recordEvents(t, prefix) {
+  const events = []
+  for (const name of NAMES) {
+    const listener = (message) => {
+      if (message.url.startsWith(prefix)) events.push([name, message])
+    }
+    diagnosticsChannel.subscribe(`websocketstream:${name}`, listener)
+    t.teardown(() => diagnosticsChannel.unsubscribe(`websocketstream:${name}`, listener))
+  }
+  return events
+}
+
+test('each connection publishes one open, then one close, with the documented fields', async (t) => {
+  const peer = await wsServerFor(t)
+  const prefix = `${peer.url}each-connection`
+  const events = recordEvents(t, prefix)
+  for (let i = 0; i < 3; i++) {
+    const url = `${prefix}/${i}`
+    const wss = clientFor(t, url)
+    const { writable } = await withTimeout(wss.opened, 5000, 'opened')
+    await writable.getWriter().write('ping')
+    wss.close({ closeCode: 4000 + i, reason: `bye ${i}` })
+    await withTimeout(wss.closed, 5000, 'closed')
+  }
+  t.deepEqual(
+    events.map(([name, message]) => `${name} ${message.url}`),
+    [0, 1, 2].flatMap((i) => [`open ${prefix}/${i}`, `close ${prefix}/${i}`]),
+  )
+  for (const [name, message] of events) {
+    if (name === 'open') {
+      t.like(message, { protocol: '', extensions: '', remoteAddress: '127.0.0.1', remotePort: peer.port })
+      t.true(message.handshakeDurationMs > 0 && message.handshakeDurationMs < 5000, 'a handshake duration in ms')
+    } else {
+      const i = Number(message.url.at(-1))
+      t.deepEqual(message, { url: message.url, code: 4000 + i, reason: `bye ${i}`, wasClean: true })
+    }
+  }
+})
+
+test('an unclean close is published with wasClean false and 1006', async (t) => {
+  const peer = await wsServerFor(t, (socket) => socket.terminate())
+  const prefix = `${peer.url}unclean`
+  const events = recordEvents(t, prefix)
+  const wss = clientFor(t, prefix)
+  await withTimeout(wss.opened, 5000, 'opened').catch(() => {})
+  await rejectionOf(wss.closed, 5000, 'closed')
+  const closes = events.filter(([name]) => name === 'close').map(([, message]) => message)
+  const errors = events.filter(([name]) => name === 'error')
+  // The server may end TCP before or after our handshake completed.
+  if (closes.length > 0) {
+    t.deepEqual(closes, [{ url: prefix, code: 1006, reason: '', wasClean: false }])
+    t.is(errors.length, 0)
+  } else {
+    t.is(errors.length, 1)
+  }
+})
+
+test('a connection that fails before opening publishes one error and no open or close', async (t) => {
+  const prefix = `ws://127.0.0.1:${await refusedPort()}/refused`
+  const events = recordEvents(t, prefix)
+  const wss = new WebSocketStream(prefix)
+  const openedError = await rejectionOf(wss.opened, 5000, 'opened')
+  await rejectionOf(wss.closed, 5000, 'closed')
+  t.is(events.length, 1)
+  const [[name, message]] = events
+  t.is(name, 'error')
+  t.is(message.url, prefix)
+  t.is(message.error, openedError, 'the error is what opened rejected with')
+})
+
+test('an aborted handshake publishes one error with the abort reason', async (t) => {
+  const prefix = 'ws://127.0.0.1:9/aborted'
+  const events = recordEvents(t, prefix)
+  const reason = new Error('gave up')
+  const wss = new WebSocketStream(prefix, { signal: AbortSignal.abort(reason) })
+  t.is(await rejectionOf(wss.opened, 5000, 'opened'), reason)
+  t.deepEqual(events, [['error', { url: prefix, error: reason }]])
+})
+
+// Serial: the channels' publish methods are replaced for its duration, and
+// another test's subscriber would make them run.
+test.serial('without a subscriber nothing is published, so no message is built', async (t) => {
+  const channels = NAMES.map((name) => diagnosticsChannel.channel(`websocketstream:${name}`))
+  let published = 0
+  // An own property over the prototype's publish (which Node swaps as
+  // subscribers come and go); deleting it at teardown restores Node's.
+  for (const channel of channels) {
+    channel.publish = () => {
+      published++
+    }
+  }
+  t.teardown(() => {
+    for (const channel of channels) delete channel.publish
+  })
+  const peer = await wsServerFor(t)
+  const connectAndClose = async (path) => {
+    const wss = clientFor(t, `${peer.url}${path}`)
+    await withTimeout(wss.opened, 5000, 'opened')
+    wss.close()
+    await withTimeout(wss.closed, 5000, 'closed')
+  }
+  await connectAndClose('quiet')
+  t.is(published, 0, 'nothing was published without a subscriber')
+  // The hook is live: with a subscriber the same connection publishes twice.
+  const listener = () => {}
+  diagnosticsChannel.subscribe('websocketstream:open', listener)
+  diagnosticsChannel.subscribe('websocketstream:close', listener)
+  t.teardown(() => {
+    diagnosticsChannel.unsubscribe('websocketstream:open', listener)
+    diagnosticsChannel.unsubscribe('websocketstream:close', listener)
+  })
+  await connectAndClose('heard')
+  t.is(published, 2)
+})
