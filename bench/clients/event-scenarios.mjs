@@ -44,44 +44,61 @@ export function eventScenarios(client) {
     return { ws, closed }
   }
 
+  /**
+   * Counts a flood from the server, timed from the open event to the last
+   * message; resolves at the server's Close, with its reason.
+   */
+  async function countFlood(scenario, url, options) {
+    const ws = client.connect(url, options)
+    const closed = client.closed(ws)
+    let watch = null
+    let timing = null
+    let messages = 0
+    let bytes = 0
+    let last
+    client.opened(ws).then(
+      () => {
+        watch = stopwatch()
+      },
+      () => {},
+    )
+    client.onMessage(ws, (message) => {
+      messages++
+      bytes += messageLength(message)
+      last = message
+      if (messages === scenario.count) timing = watch.stop()
+    })
+    const { reason } = await closed
+    checkFlood(scenario, messages, bytes, last)
+    return { messages, bytes, last, timing, reason }
+  }
+
+  /**
+   * Sends `payloadAt(i)` for each of the scenario's messages with flow
+   * control, then closes; timed until the server's Close, whose reason it returns.
+   */
+  async function sendAll(scenario, url, options, payloadAt) {
+    const { ws, closed } = await open(url, options)
+    const watch = stopwatch()
+    for (let i = 0; i < scenario.count; i++) {
+      const mustWait = client.send(ws, payloadAt(i))
+      if (mustWait) await mustWait
+    }
+    ws.close(1000)
+    const { reason } = await closed
+    return { reason, timing: watch.stop() }
+  }
+
   return {
     /** A flood from the server, timed from the open event to the last message. */
     async receive(scenario, server) {
-      const ws = client.connect(routeUrl(server, scenario))
-      const closed = client.closed(ws)
-      let watch = null
-      let timing = null
-      let messages = 0
-      let bytes = 0
-      let last
-      client.opened(ws).then(
-        () => {
-          watch = stopwatch()
-        },
-        () => {},
-      )
-      client.onMessage(ws, (message) => {
-        messages++
-        bytes += messageLength(message)
-        last = message
-        if (messages === scenario.count) timing = watch.stop()
-      })
-      await closed
-      checkFlood(scenario, messages, bytes, last)
+      const { messages, bytes, timing } = await countFlood(scenario, routeUrl(server, scenario))
       return { messages, bytes, ...timing }
     },
 
     async send(scenario, server) {
-      const { ws, closed } = await open(routeUrl(server, scenario))
       const payload = makePayload(scenario.size, scenario.type)
-      const watch = stopwatch()
-      for (let i = 0; i < scenario.count; i++) {
-        const mustWait = client.send(ws, payload)
-        if (mustWait) await mustWait
-      }
-      ws.close(1000)
-      const { reason } = await closed
-      const timing = watch.stop()
+      const { reason, timing } = await sendAll(scenario, routeUrl(server, scenario), undefined, () => payload)
       const bytes = scenario.count * scenario.size
       checkSinkReport(reason, scenario.count, bytes)
       return { messages: scenario.count, bytes, ...timing }
@@ -90,44 +107,17 @@ export function eventScenarios(client) {
     /** A flood of one compressed JSON message, timed from the open event to the last message. */
     async 'receive-deflate'(scenario, server) {
       const expected = feedMessage(scenario.size, 0)
-      const ws = client.connect(routeUrl(server, scenario), { deflate: true })
-      const closed = client.closed(ws)
-      let watch = null
-      let timing = null
-      let messages = 0
-      let bytes = 0
-      let last
-      client.opened(ws).then(
-        () => {
-          watch = stopwatch()
-        },
-        () => {},
-      )
-      client.onMessage(ws, (message) => {
-        messages++
-        bytes += messageLength(message)
-        last = message
-        if (messages === scenario.count) timing = watch.stop()
-      })
-      const { reason } = await closed
-      checkFlood(scenario, messages, bytes, last)
-      if (last !== expected) throw new Error('the last message is not the JSON the server compressed')
-      return { messages, bytes, ...timing, ...deflateFloodReport(reason) }
+      const flood = await countFlood(scenario, routeUrl(server, scenario), { deflate: true })
+      if (flood.last !== expected) throw new Error('the last message is not the JSON the server compressed')
+      return { messages: flood.messages, bytes: flood.bytes, ...flood.timing, ...deflateFloodReport(flood.reason) }
     },
 
     /** JSON messages (64 different ones, in turn) to the deflate sink, which checks the first ones. */
     async 'send-deflate'(scenario, server) {
       const payloads = Array.from({ length: 64 }, (_, index) => feedMessage(scenario.size, index))
-      const { ws, closed } = await open(routeUrl(server, scenario), { deflate: true })
-      const watch = stopwatch()
-      for (let i = 0; i < scenario.count; i++) {
-        const mustWait = client.send(ws, payloads[i % payloads.length])
-        if (mustWait) await mustWait
-      }
-      ws.close(1000)
-      const { reason } = await closed
-      const timing = watch.stop()
-      const report = checkDeflateSinkReport(reason, scenario.count, (i) => payloads[i % payloads.length])
+      const payloadAt = (i) => payloads[i % payloads.length]
+      const { reason, timing } = await sendAll(scenario, routeUrl(server, scenario), { deflate: true }, payloadAt)
+      const report = checkDeflateSinkReport(reason, scenario.count, payloadAt)
       return { messages: scenario.count, bytes: scenario.count * scenario.size, ...timing, ...report }
     },
 

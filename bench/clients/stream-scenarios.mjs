@@ -26,49 +26,68 @@ function noop() {}
 
 /** @param {typeof globalThis.WebSocketStream} WebSocketStream a class with the draft's API */
 export function streamScenarios(WebSocketStream) {
+  /**
+   * Reads a flood from the server, timed from `opened` to the last message;
+   * resolves once the server's Close followed it, with its reason.
+   */
+  async function countFlood(scenario, url) {
+    const wss = new WebSocketStream(url)
+    const { readable } = await wss.opened
+    const reader = readable.getReader()
+    const watch = stopwatch()
+    let messages = 0
+    let bytes = 0
+    let last
+    while (messages < scenario.count) {
+      const { value, done } = await reader.read()
+      if (done) break
+      messages++
+      bytes += messageLength(value)
+      last = value
+    }
+    const timing = watch.stop()
+    checkFlood(scenario, messages, bytes, last)
+    // The server's Close follows the last message.
+    if (!(await reader.read()).done) throw new Error('more messages than the server sent')
+    const { reason } = await wss.closed
+    return { messages, bytes, last, timing, reason }
+  }
+
+  /**
+   * Writes `payloadAt(i)` for each of the scenario's messages as
+   * `writer.ready` allows, then closes; timed until the sink's Close, whose
+   * reason it returns.
+   */
+  async function sendAll(scenario, url, payloadAt) {
+    const wss = new WebSocketStream(url)
+    const { writable } = await wss.opened
+    const writer = writable.getWriter()
+    let failure = null
+    const watch = stopwatch()
+    for (let i = 0; i < scenario.count; i++) {
+      await writer.ready
+      writer.write(payloadAt(i)).catch((error) => {
+        failure ??= error
+      })
+    }
+    await writer.close()
+    const { reason } = await wss.closed
+    const timing = watch.stop()
+    if (failure) throw failure
+    return { reason, timing }
+  }
+
   return {
     /** A flood from the server, timed from `opened` to the last message. */
     async receive(scenario, server) {
-      const wss = new WebSocketStream(routeUrl(server, scenario))
-      const { readable } = await wss.opened
-      const reader = readable.getReader()
-      const watch = stopwatch()
-      let messages = 0
-      let bytes = 0
-      let last
-      while (messages < scenario.count) {
-        const { value, done } = await reader.read()
-        if (done) break
-        messages++
-        bytes += messageLength(value)
-        last = value
-      }
-      const timing = watch.stop()
-      checkFlood(scenario, messages, bytes, last)
-      // The server's Close follows the last message.
-      if (!(await reader.read()).done) throw new Error('more messages than the server sent')
-      await wss.closed
+      const { messages, bytes, timing } = await countFlood(scenario, routeUrl(server, scenario))
       return { messages, bytes, ...timing }
     },
 
     /** Messages to the sink, timed until the sink's Close confirmed it counted them all. */
     async send(scenario, server) {
-      const wss = new WebSocketStream(routeUrl(server, scenario))
-      const { writable } = await wss.opened
-      const writer = writable.getWriter()
       const payload = makePayload(scenario.size, scenario.type)
-      let failure = null
-      const watch = stopwatch()
-      for (let i = 0; i < scenario.count; i++) {
-        await writer.ready
-        writer.write(payload).catch((error) => {
-          failure ??= error
-        })
-      }
-      await writer.close()
-      const { reason } = await wss.closed
-      const timing = watch.stop()
-      if (failure) throw failure
+      const { reason, timing } = await sendAll(scenario, routeUrl(server, scenario), () => payload)
       const bytes = scenario.count * scenario.size
       checkSinkReport(reason, scenario.count, bytes)
       return { messages: scenario.count, bytes, ...timing }
@@ -80,26 +99,9 @@ export function streamScenarios(WebSocketStream) {
      */
     async 'receive-deflate'(scenario, server) {
       const expected = feedMessage(scenario.size, 0)
-      const wss = new WebSocketStream(routeUrl(server, scenario))
-      const { readable } = await wss.opened
-      const reader = readable.getReader()
-      const watch = stopwatch()
-      let messages = 0
-      let bytes = 0
-      let last
-      while (messages < scenario.count) {
-        const { value, done } = await reader.read()
-        if (done) break
-        messages++
-        bytes += messageLength(value)
-        last = value
-      }
-      const timing = watch.stop()
-      checkFlood(scenario, messages, bytes, last)
-      if (last !== expected) throw new Error('the last message is not the JSON the server compressed')
-      if (!(await reader.read()).done) throw new Error('more messages than the server sent')
-      const { reason } = await wss.closed
-      return { messages, bytes, ...timing, ...deflateFloodReport(reason) }
+      const flood = await countFlood(scenario, routeUrl(server, scenario))
+      if (flood.last !== expected) throw new Error('the last message is not the JSON the server compressed')
+      return { messages: flood.messages, bytes: flood.bytes, ...flood.timing, ...deflateFloodReport(flood.reason) }
     },
 
     /**
@@ -109,22 +111,9 @@ export function streamScenarios(WebSocketStream) {
      */
     async 'send-deflate'(scenario, server) {
       const payloads = Array.from({ length: 64 }, (_, index) => feedMessage(scenario.size, index))
-      const wss = new WebSocketStream(routeUrl(server, scenario))
-      const { writable } = await wss.opened
-      const writer = writable.getWriter()
-      let failure = null
-      const watch = stopwatch()
-      for (let i = 0; i < scenario.count; i++) {
-        await writer.ready
-        writer.write(payloads[i % payloads.length]).catch((error) => {
-          failure ??= error
-        })
-      }
-      await writer.close()
-      const { reason } = await wss.closed
-      const timing = watch.stop()
-      if (failure) throw failure
-      const report = checkDeflateSinkReport(reason, scenario.count, (i) => payloads[i % payloads.length])
+      const payloadAt = (i) => payloads[i % payloads.length]
+      const { reason, timing } = await sendAll(scenario, routeUrl(server, scenario), payloadAt)
+      const report = checkDeflateSinkReport(reason, scenario.count, payloadAt)
       return { messages: scenario.count, bytes: scenario.count * scenario.size, ...timing, ...report }
     },
 
