@@ -17,7 +17,7 @@ use crate::close::{classify_read_error, CloseOutcome, ReadFailure};
 use crate::counting_stream::CountingStream;
 use crate::events::{Event, EventSink, OpenedInfo};
 use crate::handshake::{self, HandshakeRequest};
-use crate::idle_timer::{IdleTimer, IdleVerdict, Observed};
+use crate::idle_timer::{IdleTimer, IdleVerdict, Observed, QuietProbe};
 use crate::inbound::{InboundQueue, MessageKind, ReceivedBatch};
 use crate::inflating_stream::InflatingStream;
 use crate::limits::{max_frame_size, websocket_config};
@@ -295,16 +295,16 @@ impl Driver {
             bytes_read: self.ws.get_ref().bytes_read(),
             bytes_written: self.ws.get_ref().bytes_written(),
             write_pending: self.writes.needs_flush(),
-            reading_paused: self.writes.pong_backlog_full()
-                || lock(&self.shared.inbound).room() == 0,
-            kernel_queued: unacknowledged_bytes(
-                self.ws.get_ref().get_ref().get_ref().get_ref().tcp(),
-            ),
         };
         let Some(idle) = &mut self.idle else {
             return Ok(());
         };
-        match idle.poll(cx, &observed) {
+        let (writes, shared, ws) = (&self.writes, &self.shared, &self.ws);
+        let probe = || QuietProbe {
+            reading_paused: writes.pong_backlog_full() || lock(&shared.inbound).room() == 0,
+            kernel_queued: unacknowledged_bytes(ws.get_ref().get_ref().get_ref().get_ref().tcp()),
+        };
+        match idle.poll(cx, &observed, probe) {
             Poll::Pending => Ok(()),
             Poll::Ready(IdleVerdict::Dead) => {
                 let interval = idle.interval().as_millis();

@@ -32,7 +32,7 @@ pub enum IdleVerdict {
     Dead,
 }
 
-/// What the task could observe at this poll.
+/// The socket's byte counts at this poll: free to read.
 pub struct Observed {
     /// Bytes received since the connection opened.
     pub bytes_read: u64,
@@ -40,6 +40,11 @@ pub struct Observed {
     pub bytes_written: u64,
     /// A write of ours waits for the socket.
     pub write_pending: bool,
+}
+
+/// What costs a lock or a system call to learn: asked for only at a poll
+/// where no byte moved.
+pub struct QuietProbe {
     /// The task is not reading the socket (the application's queue is full).
     pub reading_paused: bool,
     /// Bytes the kernel holds for the peer, where the platform tells it.
@@ -52,6 +57,7 @@ pub struct IdleTimer {
     ping_sent: bool,
     seen_read: u64,
     seen_written: u64,
+    /// The kernel's queue at the last probe since the last sign of life.
     seen_kernel_queued: Option<u64>,
 }
 
@@ -72,17 +78,31 @@ impl IdleTimer {
     }
 
     /// Ready when the peer has been quiet for an interval (once) or two.
-    pub fn poll(&mut self, cx: &mut Context<'_>, observed: &Observed) -> Poll<IdleVerdict> {
+    /// `probe` is called only when no byte moved since the last poll.
+    pub fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        observed: &Observed,
+        probe: impl FnOnce() -> QuietProbe,
+    ) -> Poll<IdleVerdict> {
         let received = observed.bytes_read != self.seen_read;
         let taken = observed.write_pending && observed.bytes_written != self.seen_written;
-        let acknowledged = matches!(
-            (self.seen_kernel_queued, observed.kernel_queued),
-            (Some(before), Some(now)) if now < before
-        );
         self.seen_read = observed.bytes_read;
         self.seen_written = observed.bytes_written;
-        self.seen_kernel_queued = observed.kernel_queued;
-        if received || taken || acknowledged || observed.reading_paused {
+        let alive = if received || taken {
+            // A new baseline for the kernel's queue starts at the next probe.
+            self.seen_kernel_queued = None;
+            true
+        } else {
+            let probe = probe();
+            let acknowledged = matches!(
+                (self.seen_kernel_queued, probe.kernel_queued),
+                (Some(before), Some(now)) if now < before
+            );
+            self.seen_kernel_queued = probe.kernel_queued;
+            acknowledged || probe.reading_paused
+        };
+        if alive {
             self.ping_sent = false;
             self.deadline.as_mut().reset(Instant::now() + self.interval);
         }
@@ -107,13 +127,31 @@ mod tests {
             bytes_read: 0,
             bytes_written: 0,
             write_pending: false,
+        }
+    }
+
+    fn nothing_probed() -> QuietProbe {
+        QuietProbe {
             reading_paused: false,
             kernel_queued: None,
         }
     }
 
     async fn verdict(timer: &mut IdleTimer, observed: &Observed) -> Poll<IdleVerdict> {
-        std::future::poll_fn(|cx| Poll::Ready(timer.poll(cx, observed))).await
+        probed_verdict(timer, observed, nothing_probed).await
+    }
+
+    async fn probed_verdict(
+        timer: &mut IdleTimer,
+        observed: &Observed,
+        probe: impl FnOnce() -> QuietProbe,
+    ) -> Poll<IdleVerdict> {
+        let mut probe = Some(probe);
+        std::future::poll_fn(|cx| {
+            let probe = probe.take().expect("polled once");
+            Poll::Ready(timer.poll(cx, observed, probe))
+        })
+        .await
     }
 
     #[tokio::test(start_paused = true)]
@@ -174,32 +212,51 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_kernel_queue_shrinking_is_life() {
         let mut timer = IdleTimer::new(Duration::from_secs(10));
-        let queued = |bytes| Observed {
-            kernel_queued: Some(bytes),
-            ..quiet()
+        let queued = |bytes| {
+            move || QuietProbe {
+                kernel_queued: Some(bytes),
+                ..nothing_probed()
+            }
         };
-        assert!(verdict(&mut timer, &queued(8_000_000)).await.is_pending());
+        assert!(probed_verdict(&mut timer, &quiet(), queued(8_000_000))
+            .await
+            .is_pending());
         for left in [6_000_000, 4_000_000, 0] {
             tokio::time::advance(Duration::from_secs(10)).await;
-            assert!(verdict(&mut timer, &queued(left)).await.is_pending());
+            assert!(probed_verdict(&mut timer, &quiet(), queued(left))
+                .await
+                .is_pending());
         }
         tokio::time::advance(Duration::from_secs(10)).await;
         assert_eq!(
-            verdict(&mut timer, &queued(0)).await,
+            probed_verdict(&mut timer, &quiet(), queued(0)).await,
             Poll::Ready(IdleVerdict::SendPing)
         );
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_busy_poll_asks_for_no_probe() {
+        let mut timer = IdleTimer::new(Duration::from_secs(10));
+        let received = Observed {
+            bytes_read: 1,
+            ..quiet()
+        };
+        let verdict = probed_verdict(&mut timer, &received, || panic!("probed a busy poll")).await;
+        assert!(verdict.is_pending());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn while_reading_is_paused_the_timer_waits() {
         let mut timer = IdleTimer::new(Duration::from_secs(10));
-        let paused = Observed {
+        let paused = || QuietProbe {
             reading_paused: true,
-            ..quiet()
+            ..nothing_probed()
         };
         for _ in 0..5 {
             tokio::time::advance(Duration::from_secs(10)).await;
-            assert!(verdict(&mut timer, &paused).await.is_pending());
+            assert!(probed_verdict(&mut timer, &quiet(), paused)
+                .await
+                .is_pending());
         }
         tokio::time::advance(Duration::from_secs(10)).await;
         assert_eq!(
