@@ -24,9 +24,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 
 use crate::limits::INFLATE_PIECE_BYTES;
-
-/// What the sender's sync flush ended with, left off the wire (§7.2.2).
-const SYNC_FLUSH_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+use crate::permessage_deflate::SYNC_FLUSH_TAIL;
 
 /// Longest frame header: 2 bytes, 8 of extended length, 4 of mask.
 const MAX_HEADER_BYTES: usize = 14;

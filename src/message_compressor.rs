@@ -7,10 +7,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::permessage_deflate::{Agreed, DeflateSettings};
-
-/// The four bytes a sync flush ends with, which the wire format leaves out.
-const SYNC_FLUSH_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+use crate::permessage_deflate::{Agreed, DeflateSettings, SYNC_FLUSH_TAIL};
 
 /// With an 8-bit window agreed, input is compressed in pieces this long, each
 /// ending in a full flush that empties the window: no distance reaches back

@@ -6,6 +6,10 @@
 /// our window size (RFC 7692 §7.1.2.2).
 pub const OFFER: &str = "permessage-deflate; client_max_window_bits";
 
+/// The four bytes a sync flush ends with: the sender leaves them off the
+/// wire, the receiver appends them before inflating (RFC 7692 §7.2.1, §7.2.2).
+pub const SYNC_FLUSH_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
 /// The user's settings for what we send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeflateSettings {
