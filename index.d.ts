@@ -56,11 +56,31 @@ export interface WebSocketStreamOptions {
    */
   idleTimeout?: number
   /**
+   * Node extension: resolves the host name (the proxy's, with a proxy), with
+   * `net.connect`'s `lookup` signature; called with `{ all: true }`. Default
+   * `dns.lookup`. Not called for an IP address.
+   */
+  lookup?: WebSocketStreamLookupFunction
+  /**
    * Node extension: an `http://[user:pass@]host:port` proxy reached with HTTP
    * CONNECT. Without it, NODE_USE_ENV_PROXY=1 enables HTTP_PROXY / HTTPS_PROXY / NO_PROXY.
    */
   proxy?: string | URL
 }
+
+/**
+ * `net.connect`'s `lookup`: answers with every address (`all: true`), or with
+ * one address and its family.
+ */
+export type WebSocketStreamLookupFunction = (
+  hostname: string,
+  options: { all: true },
+  callback: (
+    error: NodeJS.ErrnoException | null,
+    address: string | ReadonlyArray<{ address: string; family: number }>,
+    family?: number,
+  ) => void,
+) => void
 
 export interface WebSocketStreamDeflateOptions {
   /** Messages with fewer bytes than this (UTF-8 bytes for text) are sent uncompressed (default 1024). */

@@ -4,6 +4,7 @@
 // specifies them. Argument conversion and URL rules live here; the connection
 // itself in lib/session.js.
 
+const net = require('node:net')
 const { Session } = require('./lib/session')
 const { WebSocketError } = require('./lib/websocket-error')
 const { proxyFromEnvironment, readNodeOptions } = require('./lib/node-options')
@@ -54,7 +55,7 @@ function parseWebSocketURL(input) {
  * @param {URL} url a ws: or wss: URL
  * @param {string[]} protocols
  * @param {import('./lib/node-options').NodeOptions} nodeOptions
- * @returns {import('./binding.js').ConnectOptions}
+ * @returns {import('./lib/session').ConnectTarget}
  */
 function connectTarget(url, protocols, nodeOptions) {
   const secure = url.protocol === 'wss:'
@@ -63,6 +64,8 @@ function connectTarget(url, protocols, nodeOptions) {
   return {
     host,
     port,
+    // Happy Eyeballs waits as long as Node's own sockets do.
+    attemptDelayMs: net.getDefaultAutoSelectFamilyAttemptTimeout(),
     hostHeader: url.host,
     resource: `${url.pathname}${url.search}`,
     protocols,
@@ -103,7 +106,12 @@ class WebSocketStream {
     const record = parseWebSocketURL(urlString)
     validateProtocols(protocols)
     this.#url = record.href
-    this.#session = new Session(record.href, connectTarget(record, protocols, nodeOptions), signal ?? null)
+    this.#session = new Session(
+      record.href,
+      connectTarget(record, protocols, nodeOptions),
+      signal ?? null,
+      nodeOptions.lookup,
+    )
   }
 
   get url() {

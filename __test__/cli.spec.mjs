@@ -98,7 +98,7 @@ test('a refused connection exits 1 with a one-line reason on stderr', async (t) 
   await server.close()
   const { status, stderr } = await run([url], '')
   t.is(status, 1)
-  t.regex(stderr, /^websocketstream: .*Connection refused.*\n$/)
+  t.regex(stderr, /^websocketstream: .*connection refused.*\n$/)
 })
 
 test('an unclean close exits 1', async (t) => {

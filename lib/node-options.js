@@ -2,7 +2,7 @@
 'use strict'
 // The options a Node service needs beyond the draft's `protocols` and
 // `signal`: `headers`, `tls`, `maxMessageSize`, `perMessageDeflate`,
-// `idleTimeout` and an HTTP CONNECT `proxy` (or, with NODE_USE_ENV_PROXY=1, the proxy environment
+// `idleTimeout`, `lookup` and an HTTP CONNECT `proxy` (or, with NODE_USE_ENV_PROXY=1, the proxy environment
 // variables). Every invalid value is a TypeError naming the option.
 
 const { describe, toDictionary } = require('./webidl')
@@ -126,6 +126,18 @@ function toIdleTimeout(value) {
   return value
 }
 
+/**
+ * `lookup`: a function with net.connect's `lookup` signature.
+ * @param {unknown} value
+ * @returns {import('./address-lookup').LookupFunction}
+ */
+function toLookup(value) {
+  if (typeof value !== 'function') {
+    throw optionError('lookup', "a function like dns.lookup (net.connect's lookup option)", value)
+  }
+  return /** @type {import('./address-lookup').LookupFunction} */ (value)
+}
+
 /** What `perMessageDeflate: true` (the default) means. */
 const DEFAULT_DEFLATE = Object.freeze({ threshold: 1024, level: 6 })
 
@@ -224,6 +236,7 @@ function proxyFromEnvironment(secure, host, port) {
  * @property {number | undefined} maxMessageSize
  * @property {import('../binding.js').DeflateOptions | undefined} deflate undefined: no offer
  * @property {number | undefined} idleTimeoutMs undefined or 0: off
+ * @property {import('./address-lookup').LookupFunction | undefined} lookup undefined: dns.lookup
  * @property {import('../binding.js').ProxyOptions | undefined} proxy
  * @property {import('../binding.js').TlsOptions | undefined} tls
  */
@@ -237,6 +250,7 @@ function proxyFromEnvironment(secure, host, port) {
 function readNodeOptions(dictionary) {
   const rawHeaders = dictionary.headers
   const rawIdleTimeout = dictionary.idleTimeout
+  const rawLookup = dictionary.lookup
   const rawMaxMessageSize = dictionary.maxMessageSize
   const rawPerMessageDeflate = dictionary.perMessageDeflate
   const rawProxy = dictionary.proxy
@@ -244,6 +258,7 @@ function readNodeOptions(dictionary) {
   return {
     headers: rawHeaders === undefined ? [] : toHeaderList(rawHeaders),
     idleTimeoutMs: rawIdleTimeout === undefined ? undefined : toIdleTimeout(rawIdleTimeout),
+    lookup: rawLookup === undefined ? undefined : toLookup(rawLookup),
     maxMessageSize: rawMaxMessageSize === undefined ? undefined : toMaxMessageSize(rawMaxMessageSize),
     deflate: toDeflateOptions(rawPerMessageDeflate),
     proxy: rawProxy === undefined ? undefined : toProxyOptions(rawProxy, 'proxy'),

@@ -9,12 +9,14 @@ const native = require('./native')
 const { createWebSocketError, isWebSocketError } = require('./websocket-error')
 const { toUSVString, validateCloseCodeAndReason } = require('./webidl')
 const { publishClose, publishError, publishOpen } = require('./diagnostics')
+const { lookupAddresses } = require('./address-lookup')
 
 // Event kinds, send results and message kinds, as the addon defines them.
 const { EventKind, SendStatus, MessageKind } = native
 
 /** @typedef {import('../binding').NativeConnection} NativeConnection */
 /** @typedef {import('../binding').ConnectOptions} ConnectOptions */
+/** @typedef {Omit<ConnectOptions, 'addresses'>} ConnectTarget what to connect to, before its addresses are known */
 /** @typedef {import('../binding').OpenedInfo} OpenedInfo */
 /** @typedef {import('../binding').ClosedInfo} ClosedInfo */
 /** @typedef {{ resolve: (value: void) => void, reject: (reason: unknown) => void }} PendingWrite */
@@ -41,7 +43,7 @@ const batchLayout = new Uint32Array(2 * 512)
 //
 //   trigger            from                       to        native side
 //   opened             CONNECTING                 OPEN      the task entered Phase::Open
-//   closeRequested     CONNECTING                 CLOSING   the task is aborted (no handshake to close)
+//   closeRequested     CONNECTING                 CLOSING   the task is aborted (none yet while the name resolves)
 //   closeRequested     OPEN                       CLOSING   Phase::ClosingByUs, on the task's next poll
 //   handshakeAborted   CONNECTING                 CLOSED    the task is aborted, no event follows
 //   closed             CONNECTING, OPEN, CLOSING  CLOSED    the task ended with this outcome
@@ -171,10 +173,11 @@ function listenWeakly(session) {
 class Session {
   /**
    * @param {string} url the serialized URL, for error messages
-   * @param {ConnectOptions} target what the native side needs to connect
+   * @param {ConnectTarget} target what the native side needs to connect
    * @param {AbortSignal | null} signal
+   * @param {import('./address-lookup').LookupFunction | undefined} lookup the `lookup` option
    */
-  constructor(url, target, signal) {
+  constructor(url, target, signal, lookup) {
     this.url = url
     this.readyState = CONNECTING
     /** @type {Deferred<{ readable: ReadableStream, writable: WritableStream, extensions: string, protocol: string }>} */
@@ -217,13 +220,28 @@ class Session {
       this.onAbort = () => this.abortHandshake()
       signal.addEventListener('abort', this.onAbort, { once: true })
     }
+    this.updateHold()
+    // Through a proxy, the proxy's name is looked up here and the target's by the proxy.
+    lookupAddresses(
+      target.proxy?.host ?? target.host,
+      lookup,
+      (addresses) => this.connect({ ...target, addresses }),
+      (message, cause) => this.connectionFailed(message, cause),
+    )
+  }
+
+  /**
+   * Hands the connection to the native side, once the addresses are known.
+   * @param {ConnectOptions} target
+   */
+  connect(target) {
+    // close() or the signal may have ended the connection during the lookup.
+    if (this.readyState !== CONNECTING) return
     try {
       this.native = native.connect(target, listenWeakly(this))
     } catch (error) {
       queueMicrotask(() => this.connectionFailed(/** @type {Error} */ (error).message))
-      return
     }
-    this.updateHold()
   }
 
   /**
@@ -458,16 +476,20 @@ class Session {
     this.signal = null
   }
 
-  /** @param {string} message */
-  connectionFailed(message) {
-    this.connectionClosed({ code: 1006, reason: '', wasClean: false, message })
+  /**
+   * @param {string} message
+   * @param {unknown} [cause] the error behind it, for the WebSocketError's `cause`
+   */
+  connectionFailed(message, cause) {
+    this.connectionClosed({ code: 1006, reason: '', wasClean: false, message }, cause)
   }
 
   /**
    * The draft's "when the connection is closed".
    * @param {ClosedInfo} closed
+   * @param {unknown} [cause] for a connection that failed before opening
    */
-  connectionClosed({ code, reason, wasClean, message }) {
+  connectionClosed({ code, reason, wasClean, message }, cause) {
     const wasOpen = this.readyState === OPEN
     if (!this.advance('closed')) return
     this.detachSignal()
@@ -475,10 +497,10 @@ class Session {
     const readableController = this.readableController
     const writableController = /** @type {WritableStreamDefaultController} */ (this.writableController)
     if (readableController === null) {
-      const cause = `WebSocket connection to ${this.url} failed: ${message}`
-      const error = createWebSocketError(cause, null)
+      const failure = `WebSocket connection to ${this.url} failed: ${message}`
+      const error = createWebSocketError(failure, null, '', cause)
       this.opened.reject(error)
-      this.closed.reject(createWebSocketError(cause, 1006))
+      this.closed.reject(createWebSocketError(failure, 1006, '', cause))
       publishError(this.url, error)
       this.updateHold()
       return

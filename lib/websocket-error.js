@@ -57,11 +57,15 @@ Object.defineProperty(WebSocketError.prototype, Symbol.toStringTag, {
  * @param {string} message
  * @param {number | null} closeCode
  * @param {string} [reason]
+ * @param {unknown} [cause] the error behind it, installed as Error's `{ cause }` option would
  * @returns {WebSocketError}
  */
-function createWebSocketError(message, closeCode, reason = '') {
+function createWebSocketError(message, closeCode, reason = '', cause = undefined) {
   const error = new WebSocketError(message)
   setCloseInfo(error, closeCode, reason)
+  if (cause !== undefined) {
+    Object.defineProperty(error, 'cause', { value: cause, writable: true, configurable: true })
+  }
   return error
 }
 

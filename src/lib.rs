@@ -7,6 +7,7 @@ mod counting_stream;
 mod entry_guard;
 mod events;
 mod handshake;
+mod happy_eyeballs;
 mod http_head;
 mod idle_timer;
 mod inbound;
@@ -23,6 +24,7 @@ mod send_queue;
 mod tls;
 mod transport;
 
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +60,12 @@ pub struct ConnectOptions {
     /// Host name or IP address to connect to (IPv6 without brackets).
     pub host: String,
     pub port: u16,
+    /// The TCP peer's IP addresses (the proxy's when there is one), resolved
+    /// by JS, in the resolver's order.
+    pub addresses: Vec<String>,
+    /// Milliseconds an attempt goes unanswered before the next address is
+    /// tried (Node's `autoSelectFamilyAttemptTimeout`).
+    pub attempt_delay_ms: u32,
     /// `host[:port]` for the Host header.
     pub host_header: String,
     /// Path and query of the URL.
@@ -102,7 +110,19 @@ pub struct ProxyOptions {
 }
 
 impl ConnectOptions {
-    fn into_target(self) -> ConnectTarget {
+    fn into_target(self) -> Result<ConnectTarget> {
+        let addresses = self
+            .addresses
+            .iter()
+            .map(|address| {
+                address.parse().map_err(|_| {
+                    Error::new(
+                        Status::InvalidArg,
+                        format!("{address:?} is not an IP address"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<IpAddr>>>()?;
         let proxy = self.proxy.map(|proxy| ProxySettings {
             port: proxy.port,
             host: proxy.host,
@@ -122,11 +142,13 @@ impl ConnectOptions {
         while let (Some(name), Some(value)) = (header_fields.next(), header_fields.next()) {
             headers.push((name, value));
         }
-        ConnectTarget {
+        Ok(ConnectTarget {
             transport: TransportTarget {
                 port: self.port,
                 host: self.host,
                 proxy,
+                addresses,
+                attempt_delay: Duration::from_millis(u64::from(self.attempt_delay_ms)),
                 tls,
             },
             request: HandshakeRequest {
@@ -147,7 +169,7 @@ impl ConnectOptions {
             max_message_size: self
                 .max_message_size
                 .map_or(DEFAULT_MAX_MESSAGE_SIZE, |size| size as usize),
-        }
+        })
     }
 }
 
@@ -170,7 +192,7 @@ pub fn connect(
 ) -> Result<NativeConnection> {
     let runtime =
         runtime::runtime().map_err(|message| Error::new(Status::GenericFailure, message))?;
-    let target = options.into_target();
+    let target = options.into_target()?;
     let events = Arc::new(EventSink::new(
         on_event
             .build_threadsafe_function::<Event>()

@@ -2,14 +2,17 @@
 //! directly or through an HTTP CONNECT proxy.
 
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::happy_eyeballs;
 use crate::http_head::read_response_head;
 use crate::tls::{client_config, server_name, TlsSettings};
 
@@ -40,6 +43,11 @@ pub struct TransportTarget {
     pub host: String,
     pub port: u16,
     pub proxy: Option<ProxySettings>,
+    /// The TCP peer's addresses (the proxy's when there is one), as JS
+    /// resolved them, in the resolver's order.
+    pub addresses: Vec<IpAddr>,
+    /// How long an attempt goes unanswered before the next address is tried.
+    pub attempt_delay: Duration,
     /// Present for wss://.
     pub tls: Option<(TlsSettings, Option<String>)>,
 }
@@ -54,9 +62,9 @@ pub async fn open(target: &TransportTarget) -> Result<Transport, String> {
         None => None,
     };
     let tcp = match &target.proxy {
-        None => connect_tcp(&target.host, target.port).await?,
+        None => connect_tcp(target, &target.host, target.port).await?,
         Some(proxy) => {
-            let mut tcp = connect_tcp(&proxy.host, proxy.port)
+            let mut tcp = connect_tcp(target, &proxy.host, proxy.port)
                 .await
                 .map_err(|error| format!("proxy: {error}"))?;
             tunnel(&mut tcp, proxy, &target.host, target.port).await?;
@@ -73,13 +81,30 @@ pub async fn open(target: &TransportTarget) -> Result<Transport, String> {
     Ok(Transport::Tls(Box::new(tls)))
 }
 
-async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, String> {
-    let tcp = TcpStream::connect((host, port))
+/// Connects to the target's addresses; `host` and `port` name the peer
+/// (the server or the proxy) in the error.
+async fn connect_tcp(target: &TransportTarget, host: &str, port: u16) -> Result<TcpStream, String> {
+    let tcp = happy_eyeballs::connect(&target.addresses, port, target.attempt_delay)
         .await
-        .map_err(|error| format!("could not connect to {host}:{port}: {error}"))?;
+        .map_err(|failures| {
+            format!(
+                "could not connect to {}: {}",
+                authority(host, port),
+                happy_eyeballs::describe_failures(host, &failures)
+            )
+        })?;
     // Small messages should leave at once rather than wait for Nagle.
     let _ = tcp.set_nodelay(true);
     Ok(tcp)
+}
+
+/// `host:port`, with an IPv6 address in brackets.
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// Asks the proxy for a tunnel to `host:port` and checks its answer.
@@ -89,11 +114,7 @@ async fn tunnel(
     host: &str,
     port: u16,
 ) -> Result<(), String> {
-    let authority = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
+    let authority = authority(host, port);
     let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
     if let Some(authorization) = &proxy.authorization {
         request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
