@@ -132,7 +132,7 @@ export interface WebSocketStreamOpenMessage {
   /** The TCP peer: the server, or the proxy when there is one. */
   remoteAddress: string
   remotePort: number
-  /** From the constructor to the server's 101, in milliseconds. */
+  /** From the constructor to the server's 101 (DNS lookup and TCP connect included), in milliseconds. */
   handshakeDurationMs: number
 }
 

@@ -8,6 +8,7 @@ const net = require('node:net')
 const { Session } = require('./lib/session')
 const { WebSocketError } = require('./lib/websocket-error')
 const { proxyFromEnvironment, readNodeOptions } = require('./lib/node-options')
+const { wantsControlFrames } = require('./lib/diagnostics')
 const {
   describe,
   isAbortSignal,
@@ -73,6 +74,7 @@ function connectTarget(url, protocols, nodeOptions) {
     maxMessageSize: nodeOptions.maxMessageSize,
     deflate: nodeOptions.deflate,
     idleTimeoutMs: nodeOptions.idleTimeoutMs,
+    reportControlFrames: wantsControlFrames(),
     tls: secure ? (nodeOptions.tls ?? { rejectUnauthorized: true }) : undefined,
     proxy: nodeOptions.proxy ?? proxyFromEnvironment(secure, host, port),
   }

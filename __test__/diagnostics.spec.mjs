@@ -1,15 +1,19 @@
 // diagnostics_channel events (README "Tracing with diagnostics_channel"):
 // websocketstream:open, websocketstream:close and websocketstream:error, with
-// their documented fields, exactly once each and in order; and nothing built
-// while a channel has no subscriber.
+// their documented fields, exactly once each and in order;
+// websocketstream:ping and websocketstream:pong for each control frame
+// received; and nothing built while a channel has no subscriber.
 import test from 'ava'
 import diagnosticsChannel from 'node:diagnostics_channel'
+import { createRequire } from 'node:module'
 import { WebSocketStream } from '../index.mjs'
 import { clientFor, wsServerFor } from './helpers/fixtures.mjs'
 import { refusedPort } from './helpers/servers.mjs'
-import { rejectionOf, withTimeout } from './helpers/settle.mjs'
+import { eventually, rejectionOf, withTimeout } from './helpers/settle.mjs'
 
-const NAMES = ['open', 'close', 'error']
+const NAMES = ['open', 'close', 'error', 'ping', 'pong']
+// The addon as the wrapper loaded it (one module instance for both).
+const native = createRequire(import.meta.url)('../lib/native.js')
 
 /**
  * Records every event of the three channels whose url starts with `prefix`
@@ -129,4 +133,82 @@ test.serial('without a subscriber nothing is published, so no message is built',
   })
   await connectAndClose('heard')
   t.is(published, 2)
+})
+
+/** A `ws` server that sends each client Pings 'a' and 'b', a Pong 'c', then the text 'done'. */
+function controlFrameServer(t) {
+  return wsServerFor(t, (socket) => {
+    socket.ping('a')
+    socket.ping('b')
+    socket.pong('c')
+    socket.send('done')
+  })
+}
+
+/** Opens `url`, reads its first message and returns it with the connection. */
+async function readFirstMessage(t, url, options) {
+  const wss = clientFor(t, url, options)
+  const { readable } = await withTimeout(wss.opened, 5000, 'opened')
+  const reader = readable.getReader()
+  const { value } = await withTimeout(reader.read(), 5000, 'the first message')
+  reader.releaseLock()
+  return { wss, value }
+}
+
+test("each Ping and Pong received is published in order with url and payload, the idle timer's answered Ping too", async (t) => {
+  const peer = await controlFrameServer(t)
+  const url = `${peer.url}control-frames`
+  const events = recordEvents(t, url)
+  // The idle timer's Ping goes out after 150 quiet ms; ws answers it with an empty Pong.
+  const { wss, value } = await readFirstMessage(t, url, { idleTimeout: 150 })
+  t.is(value, 'done')
+  const controlFrames = () => events.filter(([name]) => name === 'ping' || name === 'pong')
+  await eventually(() => controlFrames().length >= 4, 5000, 'the idle Ping answered')
+  const frames = controlFrames().map(([name, message]) => [name, message.url, Buffer.from(message.payload).toString()])
+  t.deepEqual(frames.slice(0, 4), [
+    ['ping', url, 'a'],
+    ['ping', url, 'b'],
+    ['pong', url, 'c'],
+    ['pong', url, ''],
+  ])
+  t.true(events.every(([, message]) => !('payload' in message) || message.payload instanceof Uint8Array))
+  wss.close()
+  await withTimeout(wss.closed, 5000, 'closed')
+})
+
+// Serial: the addon's connect is wrapped for its duration, and another test's
+// subscriber would ask for control frames.
+test.serial('without a ping or pong subscriber no control frame crosses from the native side', async (t) => {
+  const realConnect = native.connect
+  const reported = []
+  native.connect = (options, onEvent) =>
+    realConnect(options, (event) => {
+      if (event[0] === native.EventKind.Ping || event[0] === native.EventKind.Pong) reported.push(event)
+      onEvent(event)
+    })
+  t.teardown(() => {
+    native.connect = realConnect
+  })
+  const peer = await controlFrameServer(t)
+  const quiet = await readFirstMessage(t, `${peer.url}quiet`)
+  t.is(quiet.value, 'done')
+  quiet.wss.close()
+  await withTimeout(quiet.wss.closed, 5000, 'closed')
+  t.is(reported.length, 0, 'no Ping or Pong event without a subscriber')
+  // The hook is live: with a subscriber to either channel, all three arrive.
+  const listener = () => {}
+  diagnosticsChannel.subscribe('websocketstream:pong', listener)
+  t.teardown(() => diagnosticsChannel.unsubscribe('websocketstream:pong', listener))
+  const heard = await readFirstMessage(t, `${peer.url}heard`)
+  await eventually(() => reported.length === 3, 5000, 'the control frames reported')
+  heard.wss.close()
+  await withTimeout(heard.wss.closed, 5000, 'closed')
+  t.deepEqual(
+    reported.map(([kind, , , payload]) => [kind, Buffer.from(payload).toString()]),
+    [
+      [native.EventKind.Ping, 'a'],
+      [native.EventKind.Ping, 'b'],
+      [native.EventKind.Pong, 'c'],
+    ],
+  )
 })

@@ -1,7 +1,9 @@
 // @ts-check
 'use strict'
 // diagnostics_channel events, for tracing and metrics. Each is published only
-// when its channel has subscribers: without one, no message is built.
+// when its channel has subscribers: without one, no message is built. Pings
+// and Pongs cross from the native side only for connections made while their
+// channels had a subscriber, so that nobody else pays for that crossing.
 
 const diagnosticsChannel = require('node:diagnostics_channel')
 
@@ -9,6 +11,13 @@ const channels = {
   open: diagnosticsChannel.channel('websocketstream:open'),
   close: diagnosticsChannel.channel('websocketstream:close'),
   error: diagnosticsChannel.channel('websocketstream:error'),
+  ping: diagnosticsChannel.channel('websocketstream:ping'),
+  pong: diagnosticsChannel.channel('websocketstream:pong'),
+}
+
+/** Whether a connection made now should report the Pings and Pongs it receives. */
+function wantsControlFrames() {
+  return channels.ping.hasSubscribers || channels.pong.hasSubscribers
 }
 
 /**
@@ -51,4 +60,16 @@ function publishError(url, error) {
   channels.error.publish({ url, error })
 }
 
-module.exports = { publishClose, publishError, publishOpen }
+/**
+ * A Ping (`kind` 'ping') or a Pong ('pong') arrived.
+ * @param {'ping' | 'pong'} kind
+ * @param {string} url
+ * @param {Uint8Array} payload
+ */
+function publishControlFrame(kind, url, payload) {
+  const channel = channels[kind]
+  if (!channel.hasSubscribers) return
+  channel.publish({ url, payload })
+}
+
+module.exports = { publishClose, publishControlFrame, publishError, publishOpen, wantsControlFrames }

@@ -8,7 +8,7 @@ const { types } = require('node:util')
 const native = require('./native')
 const { createWebSocketError, isWebSocketError } = require('./websocket-error')
 const { toUSVString, validateCloseCodeAndReason } = require('./webidl')
-const { publishClose, publishError, publishOpen } = require('./diagnostics')
+const { publishClose, publishControlFrame, publishError, publishOpen } = require('./diagnostics')
 const { lookupAddresses } = require('./address-lookup')
 
 // Event kinds, send results and message kinds, as the addon defines them.
@@ -163,11 +163,11 @@ function toOutgoingMessage(chunk) {
  * It is made out here because a closure made in a method shares that method's
  * scope, `this` included.
  * @param {Session} session
- * @returns {(event: [number, OpenedInfo | null, ClosedInfo | null]) => void}
+ * @returns {(event: [number, OpenedInfo | null, ClosedInfo | null, Uint8Array | null]) => void}
  */
 function listenWeakly(session) {
   const weakSession = new WeakRef(session)
-  return ([kind, opened, closed]) => weakSession.deref()?.onNativeEvent(kind, opened, closed)
+  return ([kind, opened, closed, payload]) => weakSession.deref()?.onNativeEvent(kind, opened, closed, payload)
 }
 
 class Session {
@@ -226,7 +226,8 @@ class Session {
       target.proxy?.host ?? target.host,
       lookup,
       (addresses) => this.connect({ ...target, addresses }),
-      (message, cause) => this.connectionFailed(message, cause),
+      // Even a lookup that answers at once fails after the constructor returned.
+      (message, cause) => queueMicrotask(() => this.connectionFailed(message, cause)),
     )
   }
 
@@ -271,8 +272,9 @@ class Session {
    * @param {number} kind an EventKind
    * @param {OpenedInfo | null} opened
    * @param {ClosedInfo | null} closed
+   * @param {Uint8Array | null} payload a Ping's or a Pong's
    */
-  onNativeEvent(kind, opened, closed) {
+  onNativeEvent(kind, opened, closed, payload) {
     switch (kind) {
       case EventKind.Opened:
         this.connectionEstablished(/** @type {OpenedInfo} */ (opened))
@@ -289,6 +291,12 @@ class Session {
       }
       case EventKind.Closed:
         this.connectionClosed(/** @type {ClosedInfo} */ (closed))
+        break
+      case EventKind.Ping:
+        publishControlFrame('ping', this.url, /** @type {Uint8Array} */ (payload))
+        break
+      case EventKind.Pong:
+        publishControlFrame('pong', this.url, /** @type {Uint8Array} */ (payload))
         break
     }
   }

@@ -86,6 +86,8 @@ pub struct ConnectTarget {
     pub deflate: Option<DeflateSettings>,
     /// The `idleTimeout` option, if set.
     pub idle_timeout: Option<Duration>,
+    /// Tell JS of each Ping and Pong received.
+    pub report_control_frames: bool,
 }
 
 /// Runs a connection from TCP connect to its end and says how it ended.
@@ -98,8 +100,7 @@ pub async fn run(
         Ok(opened) => opened,
         Err(message) => return CloseOutcome::failed(message),
     };
-    let idle = target.idle_timeout.map(IdleTimer::new);
-    *lock(&shared.driver) = Some(Driver::new(socket, compressor, idle, shared, events));
+    *lock(&shared.driver) = Some(Driver::new(socket, compressor, &target, shared, events));
     let slot = DriverSlot(shared);
     let outcome = poll_fn(|cx| match lock(&shared.driver).as_mut() {
         Some(driver) => driver.poll_step(cx),
@@ -164,13 +165,14 @@ struct Driver {
     /// Present with the `idleTimeout` option.
     idle: Option<IdleTimer>,
     received: ReceivedBatch,
+    report_control_frames: bool,
 }
 
 impl Driver {
     fn new(
         ws: Socket,
         compressor: Option<MessageCompressor>,
-        idle: Option<IdleTimer>,
+        target: &ConnectTarget,
         shared: &Arc<Shared>,
         events: &Arc<EventSink>,
     ) -> Self {
@@ -182,8 +184,9 @@ impl Driver {
             phase: Phase::Open,
             writes: WriteAccounting::default(),
             compressor,
-            idle,
+            idle: target.idle_timeout.map(IdleTimer::new),
             received: ReceivedBatch::default(),
+            report_control_frames: target.report_control_frames,
         }
     }
 
@@ -377,13 +380,22 @@ impl Driver {
                 // tungstenite queued the pong; it goes out with the next flush.
                 Message::Ping(payload) => {
                     self.writes.pong_queued(payload.len());
+                    if self.report_control_frames {
+                        self.events.send(Event::Ping(payload));
+                    }
+                    continue;
+                }
+                Message::Pong(payload) => {
+                    if self.report_control_frames {
+                        self.events.send(Event::Pong(payload));
+                    }
                     continue;
                 }
                 Message::Close(frame) => {
                     self.on_close_frame(frame);
                     continue;
                 }
-                Message::Pong(_) | Message::Frame(_) => continue,
+                Message::Frame(_) => continue,
             };
             if self.phase.delivers_data() {
                 room = room.saturating_sub(payload.len());

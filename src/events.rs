@@ -4,10 +4,11 @@
 //! owned by the connection task, so the process stays up exactly as long as a
 //! connection is connecting or open, like a Node socket.
 
-use napi::bindgen_prelude::Unknown;
+use napi::bindgen_prelude::{Uint8Array, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
+use tokio_tungstenite::tungstenite::Bytes;
 
 use crate::close::CloseOutcome;
 
@@ -35,6 +36,10 @@ pub enum EventKind {
     Messages,
     Writable,
     Closed,
+    /// A Ping arrived (only when JS asked for control frames).
+    Ping,
+    /// A Pong arrived (only when JS asked for control frames).
+    Pong,
 }
 
 pub enum Event {
@@ -44,16 +49,28 @@ pub enum Event {
     /// A waiting write may resolve.
     Writable,
     Closed(CloseOutcome),
+    Ping(Bytes),
+    Pong(Bytes),
 }
 
-pub type EventArgs = (EventKind, Option<OpenedInfo>, Option<ClosedInfo>);
+/// `[kind, opened, closed, payload]`: the opened event's info, the closed
+/// event's, or a Ping's or Pong's payload, and null for the others.
+pub type EventArgs = (
+    EventKind,
+    Option<OpenedInfo>,
+    Option<ClosedInfo>,
+    Option<Uint8Array>,
+);
 
 impl Event {
     pub fn into_args(self) -> EventArgs {
         match self {
-            Event::Opened(info) => (EventKind::Opened, Some(info), None),
-            Event::Messages => (EventKind::Messages, None, None),
-            Event::Writable => (EventKind::Writable, None, None),
+            Event::Opened(info) => (EventKind::Opened, Some(info), None, None),
+            Event::Messages => (EventKind::Messages, None, None, None),
+            Event::Writable => (EventKind::Writable, None, None, None),
+            // At most 125 bytes: copied rather than shared.
+            Event::Ping(payload) => (EventKind::Ping, None, None, Some(payload.to_vec().into())),
+            Event::Pong(payload) => (EventKind::Pong, None, None, Some(payload.to_vec().into())),
             Event::Closed(outcome) => (
                 EventKind::Closed,
                 None,
@@ -63,6 +80,7 @@ impl Event {
                     was_clean: outcome.clean,
                     message: outcome.message,
                 }),
+                None,
             ),
         }
     }

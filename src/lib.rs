@@ -81,6 +81,9 @@ pub struct ConnectOptions {
     pub deflate: Option<DeflateOptions>,
     /// Milliseconds without a sign of life before a Ping (`idleTimeout`; 0: off).
     pub idle_timeout_ms: Option<u32>,
+    /// Send "ping" and "pong" events for received control frames (someone
+    /// subscribed to their diagnostics channels).
+    pub report_control_frames: bool,
 }
 
 #[napi(object)]
@@ -158,6 +161,7 @@ impl ConnectOptions {
                 headers,
                 offer_deflate: self.deflate.is_some(),
             },
+            report_control_frames: self.report_control_frames,
             idle_timeout: self
                 .idle_timeout_ms
                 .filter(|&ms| ms > 0)
@@ -184,7 +188,7 @@ pub struct NativeConnection {
 /// Starts connecting; `onEvent([kind, opened, closed])` hears how it goes
 /// (`opened` with the opened event, `closed` with the closed one, else null).
 #[napi(
-    ts_args_type = "options: ConnectOptions, onEvent: (event: [EventKind, OpenedInfo | null, ClosedInfo | null]) => void"
+    ts_args_type = "options: ConnectOptions, onEvent: (event: [EventKind, OpenedInfo | null, ClosedInfo | null, Uint8Array | null]) => void"
 )]
 pub fn connect(
     options: ConnectOptions,
