@@ -150,3 +150,13 @@ export interface WebSocketStreamErrorMessage {
   /** What `opened` rejected with. */
   error: unknown
 }
+
+/**
+ * Channels `websocketstream:ping` and `websocketstream:pong`: a Ping or a Pong
+ * arrived, on a connection made while either channel had a subscriber.
+ */
+export interface WebSocketStreamControlFrameMessage {
+  url: string
+  /** The frame's application data, 0 to 125 bytes. */
+  payload: Uint8Array
+}

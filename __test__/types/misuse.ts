@@ -18,6 +18,9 @@ export async function misuse(wss: WebSocketStream): Promise<void> {
   // @ts-expect-error maxMessageSize is a number of bytes
   new WebSocketStream('ws://127.0.0.1/', { maxMessageSize: '1 MiB' })
 
+  // @ts-expect-error lookup is a function like dns.lookup, not a resolver's name
+  new WebSocketStream('ws://127.0.0.1/', { lookup: 'dns' })
+
   // @ts-expect-error tls.rejectUnauthorized is a boolean
   new WebSocketStream('wss://127.0.0.1/', { tls: { rejectUnauthorized: 'no' } })
 

@@ -5,9 +5,16 @@ import type {
   Pem,
   WebSocketCloseInfo,
   WebSocketOpenInfo,
+  WebSocketStreamCloseMessage,
+  WebSocketStreamControlFrameMessage,
+  WebSocketStreamErrorMessage,
+  WebSocketStreamLookupFunction,
+  WebSocketStreamOpenMessage,
   WebSocketStreamOptions,
   WebSocketStreamTlsOptions,
 } from '../../index.js'
+import dns from 'node:dns'
+import diagnosticsChannel from 'node:diagnostics_channel'
 import type { ReadableStream, WritableStream } from 'node:stream/web'
 
 /** Compile-time equality of two types: `true` only when they are the same. */
@@ -39,6 +46,33 @@ export async function pingPong(url: string): Promise<void> {
   new WebSocketStream(url, { headers: { 'x-one': '1', 'x-many': ['a', 'b'] }, proxy: new URL('http://127.0.0.1:3128') })
   new WebSocketStream(url, { headers: [['x-pair', 'v']] })
   new WebSocketStream(url, { headers: new Headers({ 'x-headers': 'v' }) })
+  new WebSocketStream(url, { idleTimeout: 30_000 })
+
+  // `lookup`: dns.lookup itself, or a function answering in either of its forms.
+  new WebSocketStream(url, { lookup: dns.lookup })
+  const fixed: WebSocketStreamLookupFunction = (hostname, options, callback) => {
+    const all: true = options.all
+    if (hostname === 'one.test') callback(null, '127.0.0.1', 4)
+    else callback(null, [{ address: '::1', family: 6 }])
+  }
+  new WebSocketStream(url, { lookup: fixed })
+
+  // The diagnostics_channel messages.
+  diagnosticsChannel.subscribe('websocketstream:open', (message) => {
+    const { remoteAddress, remotePort, handshakeDurationMs } = message as WebSocketStreamOpenMessage
+    const peer: string = `${remoteAddress}:${remotePort} in ${handshakeDurationMs.toFixed(1)} ms`
+  })
+  diagnosticsChannel.subscribe('websocketstream:close', (message) => {
+    const { code, reason, wasClean } = message as WebSocketStreamCloseMessage
+    const clean: boolean = wasClean && code === 1000 && reason === ''
+  })
+  diagnosticsChannel.subscribe('websocketstream:error', (message) => {
+    const error: unknown = (message as WebSocketStreamErrorMessage).error
+  })
+  diagnosticsChannel.subscribe('websocketstream:ping', (message) => {
+    const { url: from, payload } = message as WebSocketStreamControlFrameMessage
+    const bytes: number = payload.byteLength + from.length
+  })
 
   const href: string = wss.url
   assertType<Equal<typeof wss.url, string>>()
