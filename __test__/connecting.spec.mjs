@@ -385,6 +385,26 @@ ipv6Test('an IPv6-only server is reached through localhost where it resolves to 
   await echoThenClose(t, client, 'over IPv6')
 })
 
+// dns.lookup gives a link-local IPv6 address with its zone (`fe80::1%eth0`);
+// the loopback interface stands in for one here, by name and by number.
+;(isLinux && hasIPv6Loopback ? test : test.skip)(
+  'an IPv6 address with a zone, as dns.lookup gives a link-local one, is connected to on that interface',
+  async (t) => {
+    const server = await wsServerFor(t, undefined, { host: '::1' })
+    for (const zone of ['lo', '1']) {
+      const url = `ws://zoned.test:${server.port}/zone-${zone}`
+      const { lookup } = recordingLookup(() => [v6(`::1%${zone}`)])
+      const client = await openedClientFor(t, url, { lookup })
+      await echoThenClose(t, client, `through %${zone}`)
+    }
+    const url = `ws://zoned.test:${server.port}/no-such-zone`
+    const { lookup } = recordingLookup(() => [v6('::1%no-such-interface')])
+    const wss = clientFor(t, url, { lookup })
+    const error = await assertFailedBeforeOpening(t, wss, 'an unknown zone')
+    t.regex(error.message, /DNS lookup gave "::1%no-such-interface"/)
+  },
+)
+
 test('an IPv4-only server is reached through localhost with the default resolver', async (t) => {
   const server = await recordingServer(t)
   const url = `ws://localhost:${server.port}/ipv4-only`

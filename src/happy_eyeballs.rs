@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -18,15 +18,45 @@ use tokio::time::{sleep_until, Instant};
 /// One attempt: the address and how it ended.
 type Attempt = Pin<Box<dyn Future<Output = (SocketAddr, io::Result<TcpStream>)> + Send>>;
 
+/// A resolved address as `dns.lookup` gives it: an IPv4 or IPv6 address, the
+/// latter with a zone (`fe80::1%eth0`, or the interface's number) for a
+/// link-local one. None if it is neither.
+pub fn parse_address(text: &str) -> Option<SocketAddr> {
+    let Some((ip, zone)) = text.split_once('%') else {
+        return text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0));
+    };
+    let ip: Ipv6Addr = ip.parse().ok()?;
+    let scope = zone.parse().ok().or_else(|| interface_index(zone))?;
+    Some(SocketAddr::V6(SocketAddrV6::new(ip, 0, 0, scope)))
+}
+
+#[cfg(unix)]
+fn interface_index(name: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `name` is a valid NUL-terminated string for the call's duration.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+/// Windows names zones by number only.
+#[cfg(not(unix))]
+fn interface_index(_name: &str) -> Option<u32> {
+    None
+}
+
 /// The first TCP connection that succeeds, or every address with its error.
+/// `addresses` come from `parse_address`: their port is replaced by `port`.
 pub async fn connect(
-    addresses: &[IpAddr],
+    addresses: &[SocketAddr],
     port: u16,
     attempt_delay: Duration,
 ) -> Result<TcpStream, Vec<(SocketAddr, io::Error)>> {
     let mut untried = interleave_families(addresses)
         .into_iter()
-        .map(|ip| SocketAddr::new(ip, port));
+        .map(|mut address| {
+            address.set_port(port);
+            address
+        });
     let mut running: FuturesUnordered<Attempt> = FuturesUnordered::new();
     let mut failures = Vec::new();
     let mut next_attempt_at = Instant::now();
@@ -60,11 +90,11 @@ pub async fn connect(
 
 /// RFC 8305 section 4: the first address's family first, then the families
 /// alternate, each keeping the resolver's order.
-fn interleave_families(addresses: &[IpAddr]) -> Vec<IpAddr> {
+fn interleave_families(addresses: &[SocketAddr]) -> Vec<SocketAddr> {
     let Some(first) = addresses.first() else {
         return Vec::new();
     };
-    let (mut preferred, mut other): (Vec<IpAddr>, Vec<IpAddr>) = addresses
+    let (mut preferred, mut other): (Vec<SocketAddr>, Vec<SocketAddr>) = addresses
         .iter()
         .partition(|address| address.is_ipv6() == first.is_ipv6());
     let mut order = Vec::with_capacity(addresses.len());
@@ -106,8 +136,32 @@ fn describe_error(error: &io::Error) -> String {
 mod tests {
     use super::*;
 
-    fn ips(list: &[&str]) -> Vec<IpAddr> {
-        list.iter().map(|ip| ip.parse().unwrap()).collect()
+    fn ips(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|ip| parse_address(ip).unwrap()).collect()
+    }
+
+    #[test]
+    fn addresses_parse_as_dns_lookup_gives_them() {
+        assert_eq!(
+            parse_address("127.0.0.1"),
+            Some("127.0.0.1:0".parse().unwrap())
+        );
+        assert_eq!(parse_address("::1"), Some("[::1]:0".parse().unwrap()));
+        assert_eq!(
+            parse_address("fe80::1%3"),
+            Some("[fe80::1%3]:0".parse().unwrap())
+        );
+        let loopback = parse_address("fe80::1%lo").unwrap();
+        assert!(matches!(loopback, SocketAddr::V6(v6) if v6.scope_id() != 0));
+        for invalid in [
+            "",
+            "localhost",
+            "127.0.0.1%lo",
+            "::1%no-such-interface",
+            "1.2.3.4:80",
+        ] {
+            assert_eq!(parse_address(invalid), None, "{invalid}");
+        }
     }
 
     #[test]
@@ -138,8 +192,8 @@ mod tests {
         assert_eq!(
             tried,
             vec![
-                SocketAddr::new(ips(&["127.0.0.1"])[0], port),
-                SocketAddr::new(ips(&["::1"])[0], port)
+                SocketAddr::new("127.0.0.1".parse().unwrap(), port),
+                SocketAddr::new("::1".parse().unwrap(), port)
             ]
         );
         assert_eq!(
@@ -165,6 +219,6 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(tcp.peer_addr().unwrap().ip(), ips(&["127.0.0.1"])[0]);
+        assert_eq!(tcp.peer_addr().unwrap(), listener.local_addr().unwrap());
     }
 }

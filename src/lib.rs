@@ -24,7 +24,6 @@ mod send_queue;
 mod tls;
 mod transport;
 
-use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,14 +117,14 @@ impl ConnectOptions {
             .addresses
             .iter()
             .map(|address| {
-                address.parse().map_err(|_| {
+                happy_eyeballs::parse_address(address).ok_or_else(|| {
                     Error::new(
                         Status::InvalidArg,
-                        format!("{address:?} is not an IP address"),
+                        format!("the DNS lookup gave {address:?}, which is not an IP address (or names no network interface here)"),
                     )
                 })
             })
-            .collect::<Result<Vec<IpAddr>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         let proxy = self.proxy.map(|proxy| ProxySettings {
             port: proxy.port,
             host: proxy.host,

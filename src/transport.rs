@@ -2,7 +2,7 @@
 //! directly or through an HTTP CONNECT proxy.
 
 use std::io;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -44,8 +44,8 @@ pub struct TransportTarget {
     pub port: u16,
     pub proxy: Option<ProxySettings>,
     /// The TCP peer's addresses (the proxy's when there is one), as JS
-    /// resolved them, in the resolver's order.
-    pub addresses: Vec<IpAddr>,
+    /// resolved them, in the resolver's order; their port is not used.
+    pub addresses: Vec<SocketAddr>,
     /// How long an attempt goes unanswered before the next address is tried.
     pub attempt_delay: Duration,
     /// Present for wss://.
