@@ -56,6 +56,12 @@ export interface WebSocketStreamOptions {
    */
   idleTimeout?: number
   /**
+   * Node extension: how long a closing handshake may take, in milliseconds
+   * (default 5000): waiting for the server's answer to our Close, then for it
+   * to end TCP. 0 drops TCP right after our Close is sent.
+   */
+  closeTimeout?: number
+  /**
    * Node extension: resolves the host name (the proxy's, with a proxy), with
    * `net.connect`'s `lookup` signature; called with `{ all: true }`. Default
    * `dns.lookup`. Not called for an IP address.

@@ -74,6 +74,7 @@ function connectTarget(url, protocols, nodeOptions) {
     maxMessageSize: nodeOptions.maxMessageSize,
     deflate: nodeOptions.deflate,
     idleTimeoutMs: nodeOptions.idleTimeoutMs,
+    closeTimeoutMs: nodeOptions.closeTimeoutMs,
     reportControlFrames: wantsControlFrames(),
     tls: secure ? (nodeOptions.tls ?? { rejectUnauthorized: true }) : undefined,
     proxy: nodeOptions.proxy ?? proxyFromEnvironment(secure, host, port),

@@ -8,10 +8,10 @@
 // connection has closed).
 import test from 'ava'
 import { setTimeout as delay } from 'node:timers/promises'
-import { WebSocketError } from '../index.mjs'
+import { WebSocketError, WebSocketStream } from '../index.mjs'
 import { closeFrame, readFrames, textFrame } from './helpers/raw-server.mjs'
 import { isPending, rejectionOf, withTimeout } from './helpers/settle.mjs'
-import { assertWebSocketError } from './helpers/errors.mjs'
+import { assertTypeError, assertWebSocketError, thrownBy } from './helpers/errors.mjs'
 import {
   clientWithStalledWrite,
   openedClientFor as open,
@@ -266,6 +266,48 @@ test('a server that never answers our Close: after about 5 s closed rejects with
   t.is(await rejectionOf(readable.getReader().read(), 5000, 'read'), error)
   await withTimeout(frames.ended, 5000, 'the client drops TCP')
   t.pass()
+})
+
+test('closeTimeout shortens the wait for a server that never answers our Close, and its message names the option', async (t) => {
+  const { frames, wss } = await openedRawClientFor(t, { options: { closeTimeout: 300 } })
+  const start = performance.now()
+  wss.close({ closeCode: 4002 })
+  t.is((await frames.closeFrame(5000)).code, 4002, 'our Close was sent')
+  const error = await rejectionOf(wss.closed, 4000, 'closed, well before the default 5 s')
+  const elapsed = performance.now() - start
+  assertWebSocketError(t, error, { closeCode: 1006 })
+  t.regex(error.message, /did not answer the Close within 300 ms \(closeTimeout\)/)
+  t.true(elapsed >= 290, `closed settled after ${elapsed.toFixed(0)} ms, not before the 300 ms timeout`)
+  await withTimeout(frames.ended, 5000, 'the client drops TCP')
+})
+
+test('closeTimeout must be a whole number from 0 to 2147483647: anything else is a TypeError naming it', (t) => {
+  for (const closeTimeout of [-1, 1.5, '100', 2 ** 31, Number.NaN, null]) {
+    const error = thrownBy(t, () => new WebSocketStream('ws://127.0.0.1:1/', { closeTimeout }), String(closeTimeout))
+    assertTypeError(t, error, `closeTimeout ${String(closeTimeout)}`)
+    t.regex(error?.message ?? '', /options\.closeTimeout/, `the message names the option for ${String(closeTimeout)}`)
+  }
+})
+
+test('closeTimeout 0 sends our Close, then drops TCP without waiting for the answer', async (t) => {
+  const { frames, wss } = await openedRawClientFor(t, { options: { closeTimeout: 0 } })
+  wss.close({ closeCode: 4003, reason: 'no wait' })
+  const sent = await frames.closeFrame(5000)
+  t.deepEqual([sent.code, sent.reason], [4003, 'no wait'], 'our Close reached the server')
+  await withTimeout(frames.ended, 3000, 'the client drops TCP at once')
+  const error = await rejectionOf(wss.closed, 3000, 'closed')
+  assertWebSocketError(t, error, { closeCode: 1006 })
+  t.regex(error.message, /within 0 ms \(closeTimeout\)/)
+})
+
+test('closeTimeout also bounds the wait for TCP to end after the server answered: the close stays clean', async (t) => {
+  const { frames, socket, wss } = await openedRawClientFor(t, { options: { closeTimeout: 200 } })
+  wss.close({ closeCode: 4004 })
+  await frames.closeFrame(5000)
+  // The server answers but keeps TCP open: the client drops it after 200 ms.
+  socket.write(closeFrame(4004, 'answered'))
+  t.deepEqual(await withTimeout(wss.closed, 4000, 'closed'), { closeCode: 4004, reason: 'answered' })
+  await withTimeout(frames.ended, 3000, 'the client drops TCP')
 })
 
 test("a write pending when the server's Close arrives rejects with InvalidStateError; closed rejects with the server's code", async (t) => {

@@ -2,8 +2,9 @@
 'use strict'
 // The options a Node service needs beyond the draft's `protocols` and
 // `signal`: `headers`, `tls`, `maxMessageSize`, `perMessageDeflate`,
-// `idleTimeout`, `lookup` and an HTTP CONNECT `proxy` (or, with NODE_USE_ENV_PROXY=1, the proxy environment
-// variables). Every invalid value is a TypeError naming the option.
+// `idleTimeout`, `closeTimeout`, `lookup` and an HTTP CONNECT `proxy` (or,
+// with NODE_USE_ENV_PROXY=1, the proxy environment variables). Every invalid
+// value is a TypeError naming the option.
 
 const { describe, toDictionary } = require('./webidl')
 
@@ -115,13 +116,15 @@ function toMaxMessageSize(value) {
 }
 
 /**
- * `idleTimeout`: milliseconds, 0 for off.
+ * `idleTimeout` and `closeTimeout`: a whole number of milliseconds a timer can take.
  * @param {unknown} value
+ * @param {string} option the option's name
+ * @param {string} zeroMeans what 0 does
  * @returns {number}
  */
-function toIdleTimeout(value) {
+function toMilliseconds(value, option, zeroMeans) {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
-    throw optionError('idleTimeout', 'a whole number of milliseconds from 0 (off) to 2147483647', value)
+    throw optionError(option, `a whole number of milliseconds from 0 (${zeroMeans}) to 2147483647`, value)
   }
   return value
 }
@@ -232,6 +235,7 @@ function proxyFromEnvironment(secure, host, port) {
 /**
  * The Node options as the native side takes them.
  * @typedef {object} NodeOptions
+ * @property {number | undefined} closeTimeoutMs undefined: 5000
  * @property {string[]} headers `[name, value, name, value, …]`
  * @property {number | undefined} maxMessageSize
  * @property {import('../binding.js').DeflateOptions | undefined} deflate undefined: no offer
@@ -248,6 +252,7 @@ function proxyFromEnvironment(secure, host, port) {
  * @returns {NodeOptions}
  */
 function readNodeOptions(dictionary) {
+  const rawCloseTimeout = dictionary.closeTimeout
   const rawHeaders = dictionary.headers
   const rawIdleTimeout = dictionary.idleTimeout
   const rawLookup = dictionary.lookup
@@ -256,8 +261,12 @@ function readNodeOptions(dictionary) {
   const rawProxy = dictionary.proxy
   const rawTls = dictionary.tls
   return {
+    closeTimeoutMs:
+      rawCloseTimeout === undefined
+        ? undefined
+        : toMilliseconds(rawCloseTimeout, 'closeTimeout', 'drop TCP once our Close is sent'),
     headers: rawHeaders === undefined ? [] : toHeaderList(rawHeaders),
-    idleTimeoutMs: rawIdleTimeout === undefined ? undefined : toIdleTimeout(rawIdleTimeout),
+    idleTimeoutMs: rawIdleTimeout === undefined ? undefined : toMilliseconds(rawIdleTimeout, 'idleTimeout', 'off'),
     lookup: rawLookup === undefined ? undefined : toLookup(rawLookup),
     maxMessageSize: rawMaxMessageSize === undefined ? undefined : toMaxMessageSize(rawMaxMessageSize),
     deflate: toDeflateOptions(rawPerMessageDeflate),

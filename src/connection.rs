@@ -88,6 +88,8 @@ pub struct ConnectTarget {
     pub idle_timeout: Option<Duration>,
     /// Tell JS of each Ping and Pong received.
     pub report_control_frames: bool,
+    /// How long a closing handshake may take (`closeTimeout`).
+    pub close_timeout: Duration,
 }
 
 /// Runs a connection from TCP connect to its end and says how it ended.
@@ -166,6 +168,7 @@ struct Driver {
     idle: Option<IdleTimer>,
     received: ReceivedBatch,
     report_control_frames: bool,
+    close_timeout: Duration,
 }
 
 impl Driver {
@@ -187,6 +190,7 @@ impl Driver {
             idle: target.idle_timeout.map(IdleTimer::new),
             received: ReceivedBatch::default(),
             report_control_frames: target.report_control_frames,
+            close_timeout: target.close_timeout,
         }
     }
 
@@ -203,7 +207,7 @@ impl Driver {
             return Poll::Ready(outcome);
         }
         if self.phase.delivers_data() && lock(&self.shared.outbound).close_requested() {
-            self.phase.on_close_requested();
+            self.phase.on_close_requested(self.close_timeout);
             // The draft delivers no message once our close began.
             lock(&self.shared.inbound).clear();
         }
@@ -414,7 +418,7 @@ impl Driver {
         // tungstenite queued the reply (echoing the code) unless we closed first.
         self.writes.frame_queued();
         self.stop_sending();
-        self.phase.on_close_frame(frame);
+        self.phase.on_close_frame(frame, self.close_timeout);
     }
 
     fn on_read_failure(&mut self, failure: ReadFailure) -> Result<(), CloseOutcome> {
@@ -447,7 +451,7 @@ impl Driver {
             return Err(CloseOutcome::failed(message));
         }
         self.writes.frame_queued();
-        self.phase.on_violation(message);
+        self.phase.on_violation(message, self.close_timeout);
         Ok(())
     }
 }

@@ -46,7 +46,7 @@ use crate::entry_guard::{guard, internal_error_message};
 use crate::events::{Event, EventArgs, EventSink};
 use crate::handshake::HandshakeRequest;
 use crate::inbound::Taken;
-use crate::limits::DEFAULT_MAX_MESSAGE_SIZE;
+use crate::limits::{DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::lock::lock;
 use crate::outbound::SendStatus;
 use crate::permessage_deflate::DeflateSettings;
@@ -83,6 +83,8 @@ pub struct ConnectOptions {
     /// Send "ping" and "pong" events for received control frames (someone
     /// subscribed to their diagnostics channels).
     pub report_control_frames: bool,
+    /// Milliseconds a closing handshake may take (`closeTimeout`; default 5000).
+    pub close_timeout_ms: Option<u32>,
 }
 
 #[napi(object)]
@@ -161,6 +163,9 @@ impl ConnectOptions {
                 offer_deflate: self.deflate.is_some(),
             },
             report_control_frames: self.report_control_frames,
+            close_timeout: self.close_timeout_ms.map_or(DEFAULT_CLOSE_TIMEOUT, |ms| {
+                Duration::from_millis(u64::from(ms))
+            }),
             idle_timeout: self
                 .idle_timeout_ms
                 .filter(|&ms| ms > 0)

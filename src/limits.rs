@@ -21,8 +21,9 @@ pub const OUTBOUND_QUEUE_BYTES: usize = 256 << 10;
 pub const PONG_BACKLOG_BYTES: usize = 64 << 10;
 
 /// How long a Close of ours waits for the server's answer, and how long we
-/// wait for the server to end TCP after the closing handshake.
-pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// wait for the server to end TCP after the closing handshake, unless the
+/// `closeTimeout` option says otherwise.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Largest message accepted unless the caller chooses another bound.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;

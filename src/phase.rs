@@ -13,19 +13,32 @@
 //!
 //! Every phase but `Open` carries the close deadline, started by the first
 //! transition out of `Open` and never restarted: a closing handshake takes at
-//! most `CLOSE_TIMEOUT` however it unfolds.
+//! most the close timeout (the `closeTimeout` option) however it unfolds.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::time::{sleep, Sleep};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use crate::close::{is_substituted_violation, CloseOutcome};
-use crate::limits::CLOSE_TIMEOUT;
 
-type Deadline = Pin<Box<Sleep>>;
+/// When the closing handshake runs out of time, and the timeout it came from.
+pub struct Deadline {
+    sleep: Pin<Box<Sleep>>,
+    timeout: Duration,
+}
+
+impl Deadline {
+    fn start(timeout: Duration) -> Self {
+        Deadline {
+            sleep: Box::pin(sleep(timeout)),
+            timeout,
+        }
+    }
+}
 
 pub enum Phase {
     /// Messages flow both ways.
@@ -81,19 +94,20 @@ impl Phase {
     }
 
     /// JS's close request reached the task: our closing handshake starts,
-    /// unless one is already under way.
-    pub fn on_close_requested(&mut self) {
+    /// unless one is already under way. `close_timeout` (here and below)
+    /// starts the deadline if this transition is the first out of `Open`.
+    pub fn on_close_requested(&mut self, close_timeout: Duration) {
         if matches!(self, Phase::Open) {
             *self = Phase::ClosingByUs {
-                deadline: self.take_deadline(),
+                deadline: self.take_deadline(close_timeout),
             };
         }
     }
 
     /// The server's Close arrived (before or after ours). A Close that
     /// tungstenite substituted for a forbidden code is the server's violation.
-    pub fn on_close_frame(&mut self, frame: Option<CloseFrame>) {
-        let deadline = self.take_deadline();
+    pub fn on_close_frame(&mut self, frame: Option<CloseFrame>, close_timeout: Duration) {
+        let deadline = self.take_deadline(close_timeout);
         *self = if frame.as_ref().is_some_and(is_substituted_violation) {
             Phase::Failing {
                 violation: "the server sent a Close frame with a code no endpoint may send"
@@ -106,10 +120,10 @@ impl Phase {
     }
 
     /// A read found the server breaking the protocol; our Close is queued.
-    pub fn on_violation(&mut self, violation: String) {
+    pub fn on_violation(&mut self, violation: String, close_timeout: Duration) {
         *self = Phase::Failing {
             violation,
-            deadline: self.take_deadline(),
+            deadline: self.take_deadline(close_timeout),
         };
     }
 
@@ -145,30 +159,30 @@ impl Phase {
     /// Ready with the connection's outcome once the closing handshake has
     /// run out of time.
     pub fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<CloseOutcome> {
-        let expired = match self {
+        let timeout = match self {
             Phase::ClosingByUs { deadline }
             | Phase::ClosedByPeer { deadline, .. }
-            | Phase::Failing { deadline, .. } => deadline.as_mut().poll(cx).is_ready(),
-            Phase::Open | Phase::Ended(_) => false,
+            | Phase::Failing { deadline, .. } => match deadline.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => deadline.timeout,
+                Poll::Pending => return Poll::Pending,
+            },
+            Phase::Open | Phase::Ended(_) => return Poll::Pending,
         };
-        if !expired {
-            return Poll::Pending;
-        }
         Poll::Ready(self.outcome(|| {
             format!(
-                "the server did not answer the Close within {} s",
-                CLOSE_TIMEOUT.as_secs()
+                "the server did not answer the Close within {} ms (closeTimeout)",
+                timeout.as_millis()
             )
         }))
     }
 
     /// The running deadline, or a new one when the handshake starts now.
-    fn take_deadline(&mut self) -> Deadline {
+    fn take_deadline(&mut self, close_timeout: Duration) -> Deadline {
         match std::mem::replace(self, Phase::Open) {
             Phase::ClosingByUs { deadline }
             | Phase::ClosedByPeer { deadline, .. }
             | Phase::Failing { deadline, .. } => deadline,
-            Phase::Open | Phase::Ended(_) => Box::pin(sleep(CLOSE_TIMEOUT)),
+            Phase::Open | Phase::Ended(_) => Deadline::start(close_timeout),
         }
     }
 }
@@ -176,6 +190,7 @@ impl Phase {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::DEFAULT_CLOSE_TIMEOUT as TIMEOUT;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
     fn close(code: u16, reason: &str) -> Option<CloseFrame> {
@@ -192,10 +207,10 @@ mod tests {
     #[tokio::test]
     async fn our_close_then_the_servers_completes_the_handshake_with_its_code() {
         let mut phase = Phase::Open;
-        phase.on_close_requested();
+        phase.on_close_requested(TIMEOUT);
         assert!(!phase.delivers_data());
         assert_eq!(phase.outcome(failure), CloseOutcome::failed(failure()));
-        phase.on_close_frame(close(4001, "bye"));
+        phase.on_close_frame(close(4001, "bye"), TIMEOUT);
         let outcome = phase.outcome(failure);
         assert_eq!((outcome.code, outcome.clean), (4001, true));
     }
@@ -203,8 +218,8 @@ mod tests {
     #[tokio::test]
     async fn after_the_servers_close_a_request_from_js_changes_nothing() {
         let mut phase = Phase::Open;
-        phase.on_close_frame(None);
-        phase.on_close_requested();
+        phase.on_close_frame(None, TIMEOUT);
+        phase.on_close_requested(TIMEOUT);
         assert!(phase.received_close());
         assert_eq!(phase.outcome(failure).code, 1005);
         assert!(phase.reads());
@@ -213,8 +228,8 @@ mod tests {
     #[tokio::test]
     async fn a_violation_stops_reading_and_wins_over_the_failure_that_follows() {
         let mut phase = Phase::Open;
-        phase.on_close_requested();
-        phase.on_violation("bad frame".to_string());
+        phase.on_close_requested(TIMEOUT);
+        phase.on_violation("bad frame".to_string(), TIMEOUT);
         assert!(!phase.reads());
         assert_eq!(phase.violation(), Some("bad frame"));
         assert_eq!(phase.outcome(failure), CloseOutcome::failed("bad frame"));
@@ -223,7 +238,7 @@ mod tests {
     #[tokio::test]
     async fn a_substituted_close_is_the_servers_violation() {
         let mut phase = Phase::Open;
-        phase.on_close_frame(close(1002, "Protocol violation"));
+        phase.on_close_frame(close(1002, "Protocol violation"), TIMEOUT);
         assert!(phase.violation().is_some());
     }
 
@@ -240,7 +255,7 @@ mod tests {
         match phase {
             Phase::ClosingByUs { deadline }
             | Phase::ClosedByPeer { deadline, .. }
-            | Phase::Failing { deadline, .. } => deadline.deadline(),
+            | Phase::Failing { deadline, .. } => deadline.sleep.deadline(),
             Phase::Open | Phase::Ended(_) => panic!("no deadline while open or ended"),
         }
     }
@@ -248,13 +263,13 @@ mod tests {
     #[tokio::test]
     async fn the_deadline_runs_from_the_first_transition_and_is_never_restarted() {
         let mut phase = Phase::Open;
-        phase.on_close_requested();
+        phase.on_close_requested(TIMEOUT);
         let first = deadline_of(&phase);
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        phase.on_close_requested();
-        phase.on_close_frame(close(1000, ""));
+        phase.on_close_requested(TIMEOUT);
+        phase.on_close_frame(close(1000, ""), TIMEOUT);
         assert_eq!(deadline_of(&phase), first);
-        phase.on_violation("late".to_string());
+        phase.on_violation("late".to_string(), TIMEOUT);
         assert_eq!(deadline_of(&phase), first);
     }
 }
