@@ -6,6 +6,7 @@
 // with NODE_USE_ENV_PROXY=1, the proxy environment variables). Every invalid
 // value is a TypeError naming the option.
 
+const native = require('./native')
 const { describe, toDictionary } = require('./webidl')
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -95,13 +96,18 @@ function toTlsOptions(value) {
   if ((cert === undefined) !== (key === undefined)) {
     throw new TypeError('WebSocketStream options.tls.cert and tls.key must be given together')
   }
-  return {
+  const options = {
     ca: ca === undefined ? undefined : (Array.isArray(ca) ? ca : [ca]).map((item) => toPem(item, 'tls.ca')),
     cert: cert === undefined ? undefined : toPem(cert, 'tls.cert'),
     key: key === undefined ? undefined : toPem(key, 'tls.key'),
     rejectUnauthorized: rejectUnauthorized ?? true,
     servername,
   }
+  // PEM that does not parse, or a key that does not fit its certificate, is
+  // the caller's mistake: said now rather than when connecting.
+  const problem = native.tlsOptionsError(options)
+  if (problem !== null) throw new TypeError(`WebSocketStream options.${problem}`)
+  return options
 }
 
 /**

@@ -18,6 +18,7 @@ mod message_compressor;
 mod outbound;
 mod permessage_deflate;
 mod phase;
+mod pinned_certificate;
 mod read_ahead;
 mod runtime;
 mod send_queue;
@@ -113,6 +114,26 @@ pub struct ProxyOptions {
     pub authorization: Option<String>,
 }
 
+impl TlsOptions {
+    /// The settings, and the `servername` to verify instead of the host.
+    fn into_settings(self) -> (TlsSettings, Option<String>) {
+        let settings = TlsSettings {
+            ca: self.ca,
+            cert: self.cert,
+            key: self.key,
+            reject_unauthorized: self.reject_unauthorized,
+        };
+        (settings, self.servername)
+    }
+}
+
+/// Why these TLS options cannot be used (PEM that does not parse, a key that
+/// does not fit), or null: the constructor's check, before connecting.
+#[napi]
+pub fn tls_options_error(tls: TlsOptions) -> Option<String> {
+    tls::client_config(&tls.into_settings().0).err()
+}
+
 impl ConnectOptions {
     fn into_target(self) -> Result<ConnectTarget> {
         let addresses = self
@@ -132,15 +153,7 @@ impl ConnectOptions {
             host: proxy.host,
             authorization: proxy.authorization,
         });
-        let tls = self.tls.map(|tls| {
-            let settings = TlsSettings {
-                ca: tls.ca,
-                cert: tls.cert,
-                key: tls.key,
-                reject_unauthorized: tls.reject_unauthorized,
-            };
-            (settings, tls.servername)
-        });
+        let tls = self.tls.map(TlsOptions::into_settings);
         let mut header_fields = self.headers.into_iter();
         let mut headers = Vec::new();
         while let (Some(name), Some(value)) = (header_fields.next(), header_fields.next()) {

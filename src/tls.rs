@@ -1,14 +1,22 @@
 //! TLS for wss:// over rustls with the ring provider: the Mozilla roots plus
-//! NODE_EXTRA_CA_CERTS by default, or the caller's CAs, client certificate and
-//! verification choice.
+//! NODE_EXTRA_CA_CERTS by default, or the caller's CAs (each also pinned as a
+//! server certificate: pinned_certificate.rs), client certificate and
+//! verification choice; and what a failed handshake means, in a sentence.
 
+use std::io;
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, Error, InvalidMessage,
+    RootCertStore, SignatureScheme,
+};
+
+use crate::pinned_certificate::PinningVerifier;
 
 /// The `tls` option, with PEM text already decoded by the JS wrapper.
 #[derive(Default)]
@@ -43,12 +51,27 @@ fn build_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, String> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|error| format!("TLS setup failed: {error}"))?;
-    let builder = if settings.reject_unauthorized {
-        builder.with_root_certificates(root_store(settings.ca.as_deref())?)
-    } else {
+    let builder = if !settings.reject_unauthorized {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
+    } else if let Some(ca) = &settings.ca {
+        let pinned = ca
+            .iter()
+            .map(|pem| parse_certificates(pem, "tls.ca"))
+            .collect::<Result<Vec<_>, _>>()?
+            .concat();
+        let webpki = WebPkiServerVerifier::builder_with_provider(
+            Arc::new(root_store(Some(&pinned))?),
+            provider(),
+        )
+        .build()
+        .map_err(|error| format!("tls.ca cannot be used: {error}"))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinningVerifier::new(webpki, pinned)))
+    } else {
+        builder.with_root_certificates(root_store(None)?)
     };
     let config = match (&settings.cert, &settings.key) {
         (Some(cert), Some(key)) => {
@@ -65,16 +88,15 @@ fn build_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
-fn root_store(ca: Option<&[String]>) -> Result<RootCertStore, String> {
+/// The caller's CAs, or else the default roots.
+fn root_store(ca: Option<&[CertificateDer<'static>]>) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     match ca {
         Some(authorities) => {
-            for pem in authorities {
-                for certificate in parse_certificates(pem, "tls.ca")? {
-                    roots.add(certificate).map_err(|error| {
-                        format!("tls.ca holds an unusable certificate: {error}")
-                    })?;
-                }
+            for certificate in authorities {
+                roots
+                    .add(certificate.clone())
+                    .map_err(|error| format!("tls.ca holds an unusable certificate: {error}"))?;
             }
         }
         None => {
@@ -106,6 +128,72 @@ pub fn server_name(host: &str, servername: Option<&str>) -> Result<ServerName<'s
     let name = servername.unwrap_or(host);
     ServerName::try_from(name.to_string())
         .map_err(|_| format!("{name:?} is not a valid TLS server name"))
+}
+
+/// Why the TLS handshake failed, as a sentence (the error is rustls's,
+/// inside the I/O error tokio-rustls returns, or the socket's own).
+pub fn describe_handshake_error(error: &io::Error, host: &str) -> String {
+    let Some(error) = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<Error>())
+    else {
+        return format!("the connection failed during the TLS handshake: {error}");
+    };
+    match error {
+        Error::InvalidCertificate(certificate) => describe_certificate_error(certificate, host),
+        Error::InvalidMessage(InvalidMessage::InvalidContentType) => {
+            "the server did not answer in TLS: is it a ws:// server?".to_string()
+        }
+        Error::AlertReceived(AlertDescription::CertificateRequired) => {
+            "the server requires a client certificate (tls.cert and tls.key)".to_string()
+        }
+        Error::AlertReceived(alert) => format!("the server refused the TLS handshake ({alert:?})"),
+        other => other.to_string(),
+    }
+}
+
+fn describe_certificate_error(error: &CertificateError, host: &str) -> String {
+    match error {
+        CertificateError::NotValidForNameContext { presented, .. } if !presented.is_empty() => {
+            let names: Vec<&str> = presented.iter().map(|name| bare_name(name)).collect();
+            format!(
+                "the certificate is not valid for host {host} (it names {})",
+                names.join(", ")
+            )
+        }
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            format!("the certificate is not valid for host {host} (it names no host)")
+        }
+        CertificateError::UnknownIssuer => "the server's certificate is not signed by a trusted authority (tls.ca, or the default roots and NODE_EXTRA_CA_CERTS)".to_string(),
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "the server's certificate has expired".to_string()
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "the server's certificate is not valid yet".to_string()
+        }
+        CertificateError::BadSignature => "the server's certificate has a bad signature".to_string(),
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "the server's certificate is not for TLS servers (its extended key usage)".to_string()
+        }
+        CertificateError::Other(other)
+            if matches!(
+                other.0.downcast_ref::<webpki::Error>(),
+                Some(webpki::Error::CaUsedAsEndEntity)
+            ) =>
+        {
+            "the server's certificate is a CA certificate, not a server certificate (give that exact certificate in tls.ca to trust it)".to_string()
+        }
+        other => format!("the server's certificate was refused: {other}"),
+    }
+}
+
+/// `other.example` out of webpki's `DnsName("other.example")` (and
+/// `IpAddress(…)`); our own `CN=…` as it is.
+fn bare_name(presented: &str) -> &str {
+    match presented.split_once('(') {
+        Some((_, inner)) => inner.trim_end_matches(')').trim_matches('"'),
+        None => presented,
+    }
 }
 
 /// `rejectUnauthorized: false`: any certificate is accepted, but the handshake
@@ -186,6 +274,12 @@ mod tests {
             ..TlsSettings::default()
         };
         assert!(client_config(&half).unwrap_err().contains("together"));
+    }
+
+    #[test]
+    fn presented_names_read_bare() {
+        assert_eq!(bare_name("DnsName(\"other.example\")"), "other.example");
+        assert_eq!(bare_name("CN=localhost"), "CN=localhost");
     }
 
     #[test]

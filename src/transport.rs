@@ -14,7 +14,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::happy_eyeballs;
 use crate::http_head::read_response_head;
-use crate::tls::{client_config, server_name, TlsSettings};
+use crate::tls::{client_config, describe_handshake_error, server_name, TlsSettings};
 
 pub enum Transport {
     Plain(TcpStream),
@@ -58,6 +58,7 @@ pub async fn open(target: &TransportTarget) -> Result<Transport, String> {
         Some((settings, servername)) => Some((
             client_config(settings)?,
             server_name(&target.host, servername.as_deref())?,
+            servername.as_deref().unwrap_or(&target.host),
         )),
         None => None,
     };
@@ -71,13 +72,19 @@ pub async fn open(target: &TransportTarget) -> Result<Transport, String> {
             tcp
         }
     };
-    let Some((config, name)) = tls else {
+    let Some((config, name, verified_name)) = tls else {
         return Ok(Transport::Plain(tcp));
     };
     let tls = TlsConnector::from(config)
         .connect(name, tcp)
         .await
-        .map_err(|error| format!("the TLS handshake with {} failed: {error}", target.host))?;
+        .map_err(|error| {
+            format!(
+                "the TLS handshake with {} failed: {}",
+                target.host,
+                describe_handshake_error(&error, verified_name)
+            )
+        })?;
     Ok(Transport::Tls(Box::new(tls)))
 }
 

@@ -1,7 +1,9 @@
 // A throwaway certificate authority for the TLS specs, made with openssl:
-// a server certificate for localhost/127.0.0.1, one for another host, a
-// client certificate, and an untrusted self-signed one. Each is valid for
-// two days.
+// a server certificate for localhost/127.0.0.1, one for another host, one
+// that is itself a CA, a client certificate, an untrusted self-signed one,
+// and two "development certificates" as `openssl req -x509 … -subj
+// /CN=localhost` makes them (their own CA, a CN and no subjectAltName).
+// Each is valid for two days.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -38,8 +40,8 @@ function selfSigned(dir, name, subject, extra = []) {
   return read(dir, name)
 }
 
-/** A certificate the test CA (ca.pem, ca.key) issues. */
-function issue(dir, name, subjectAltName, extendedKeyUsage) {
+/** A certificate the test CA (ca.pem, ca.key) issues; `isCa` makes it a CA itself. */
+function issue(dir, name, subjectAltName, extendedKeyUsage, isCa = false) {
   openssl(dir, [
     'req',
     '-newkey',
@@ -54,7 +56,7 @@ function issue(dir, name, subjectAltName, extendedKeyUsage) {
   ])
   fs.writeFileSync(
     path.join(dir, `${name}.ext`),
-    `basicConstraints=CA:FALSE\nextendedKeyUsage=${extendedKeyUsage}\n${subjectAltName ? `subjectAltName=${subjectAltName}\n` : ''}`,
+    `basicConstraints=${isCa ? 'critical,CA:TRUE' : 'CA:FALSE'}\nextendedKeyUsage=${extendedKeyUsage}\n${subjectAltName ? `subjectAltName=${subjectAltName}\n` : ''}`,
   )
   const signedByCa = ['-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial']
   openssl(dir, [
@@ -83,6 +85,9 @@ export function makeCertificates() {
       caFile: path.join(dir, 'ca.pem'),
       server: issue(dir, 'server', 'DNS:localhost,IP:127.0.0.1', 'serverAuth'),
       otherHost: issue(dir, 'other', 'DNS:other.example', 'serverAuth'),
+      caAsServer: issue(dir, 'ca-as-server', 'DNS:localhost', 'serverAuth', true),
+      development: selfSigned(dir, 'development', '/CN=localhost'),
+      otherDevelopment: selfSigned(dir, 'other-development', '/CN=localhost'),
       client: issue(dir, 'client', '', 'clientAuth'),
       untrusted: selfSigned(dir, 'untrusted', '/CN=localhost', [
         '-addext',
