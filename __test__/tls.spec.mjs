@@ -72,6 +72,9 @@ test('the default roots do not trust the test CA', async (t) => {
   const error = await rejectionOf(wss.opened)
   t.true(error instanceof WebSocketError)
   t.regex(error.message, /not signed by a trusted authority \(tls\.ca, or the default roots and NODE_EXTRA_CA_CERTS\)/)
+  // A program tells a certificate problem (stop) from a network one (retry) by its cause.
+  t.is(error.cause.code, 'ERR_WEBSOCKETSTREAM_TLS')
+  t.is(error.cause.certificateError, 'UnknownIssuer')
 })
 
 test('a certificate for another host fails the handshake with the host named', async (t) => {
@@ -181,6 +184,7 @@ test('a CA certificate presented as the server certificate, not itself in tls.ca
   const error = await rejectionOf(wss.opened)
   t.true(error instanceof WebSocketError)
   t.regex(error.message, /the server's certificate is a CA certificate, not a server certificate/)
+  t.is(error.cause.certificateError, 'CaUsedAsEndEntity')
 })
 
 test('wss:// to a server that does not speak TLS says so', async (t) => {

@@ -6,7 +6,7 @@
 const { ReadableStream, WritableStream } = require('node:stream/web')
 const { types } = require('node:util')
 const native = require('./native')
-const { createWebSocketError, isWebSocketError } = require('./websocket-error')
+const { createWebSocketError, failureCause, isWebSocketError, ownFailureCause } = require('./websocket-error')
 const { toUSVString, validateCloseCodeAndReason } = require('./webidl')
 const { publishClose, publishControlFrame, publishError, publishOpen } = require('./diagnostics')
 const { lookupAddresses } = require('./address-lookup')
@@ -227,7 +227,10 @@ class Session {
       lookup,
       (addresses) => this.connect({ ...target, addresses }),
       // Even a lookup that answers at once fails after the constructor returned.
-      (message, cause) => queueMicrotask(() => this.connectionFailed(message, cause)),
+      (message, cause) =>
+        queueMicrotask(() =>
+          this.connectionFailed(message, cause ?? ownFailureCause('ERR_WEBSOCKETSTREAM_DNS', message)),
+        ),
     )
   }
 
@@ -241,7 +244,9 @@ class Session {
     try {
       this.native = native.connect(target, listenWeakly(this))
     } catch (error) {
-      queueMicrotask(() => this.connectionFailed(/** @type {Error} */ (error).message))
+      // The addon refused an address the lookup gave (a zone naming no interface).
+      const { message } = /** @type {Error} */ (error)
+      queueMicrotask(() => this.connectionFailed(message, ownFailureCause('ERR_WEBSOCKETSTREAM_DNS', message)))
     }
   }
 
@@ -460,7 +465,8 @@ class Session {
     if (!this.advance('closeRequested')) return
     if (wasConnecting) {
       this.native?.abort()
-      this.connectionFailed('close() was called before the handshake completed')
+      const message = 'close() was called before the handshake completed'
+      this.connectionFailed(message, ownFailureCause('ERR_WEBSOCKETSTREAM_CLOSED_BEFORE_OPEN', message))
       return
     }
     const connection = /** @type {NativeConnection} */ (this.native)
@@ -485,19 +491,32 @@ class Session {
   }
 
   /**
+   * A failure found on the JS side, before the connection opened.
    * @param {string} message
-   * @param {unknown} [cause] the error behind it, for the WebSocketError's `cause`
+   * @param {unknown} cause the error behind it, for the WebSocketError's `cause`
    */
   connectionFailed(message, cause) {
-    this.connectionClosed({ code: 1006, reason: '', wasClean: false, message }, cause)
+    this.closeConnection(1006, '', false, message, cause)
+  }
+
+  /**
+   * The native side's "closed" event.
+   * @param {ClosedInfo} closed
+   */
+  connectionClosed({ code, reason, wasClean, failure }) {
+    const cause = failure == null ? undefined : failureCause(failure)
+    this.closeConnection(code, reason, wasClean, failure?.message ?? '', cause)
   }
 
   /**
    * The draft's "when the connection is closed".
-   * @param {ClosedInfo} closed
-   * @param {unknown} [cause] for a connection that failed before opening
+   * @param {number} code
+   * @param {string} reason
+   * @param {boolean} wasClean
+   * @param {string} message why, for an unclean close
+   * @param {unknown} cause the error behind an unclean close
    */
-  connectionClosed({ code, reason, wasClean, message }, cause) {
+  closeConnection(code, reason, wasClean, message, cause) {
     const wasOpen = this.readyState === OPEN
     if (!this.advance('closed')) return
     this.detachSignal()
@@ -545,6 +564,7 @@ class Session {
         `WebSocket connection to ${this.url} closed uncleanly: ${message}`,
         code,
         reason,
+        cause,
       )
       readableController.error(error)
       writableController.error(error)

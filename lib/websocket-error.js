@@ -2,6 +2,7 @@
 'use strict'
 // WebSocketError: the DOMException subclass that carries a close code and reason.
 
+const { inspect } = require('node:util')
 const { toCloseInfo, toDOMString, validateCloseCodeAndReason } = require('./webidl')
 
 /** @type {(error: WebSocketError, closeCode: number | null, reason: string) => void} */
@@ -51,6 +52,28 @@ Object.defineProperty(WebSocketError.prototype, Symbol.toStringTag, {
   configurable: true,
 })
 
+// util.inspect and console.log show the close code and the reason with the
+// stack and the cause (a DOMException's own inspection shows neither).
+Object.defineProperty(WebSocketError.prototype, inspect.custom, {
+  /**
+   * @this {unknown}
+   * @param {number} depth
+   * @param {import('node:util').InspectOptionsStylized} options
+   * @param {typeof inspect} inspectValue
+   */
+  value(depth, options, inspectValue) {
+    const text = inspectValue(this, { ...options, customInspect: false })
+    if (!isWebSocketError(this)) return text
+    const members = `closeCode: ${inspectValue(this.closeCode, options)}, reason: ${inspectValue(this.reason, options)}`
+    // Node puts own properties (the cause) in a block after the stack: ours go first in it.
+    const block = text.indexOf(' {\n')
+    if (block === -1) return `${text} { ${members} }`
+    return `${text.slice(0, block + 3)}  ${members},\n${text.slice(block + 3)}`
+  },
+  configurable: true,
+  writable: true,
+})
+
 /**
  * An error the package itself reports (an unclean close): it may carry codes an
  * application may not send, such as 1006, so it skips validation.
@@ -69,4 +92,52 @@ function createWebSocketError(message, closeCode, reason = '', cause = undefined
   return error
 }
 
-module.exports = { WebSocketError, createWebSocketError, isWebSocketError }
+/**
+ * What went wrong underneath, as the WebSocketError's `cause`: an Error with
+ * a stable `code` (Node's, such as ECONNREFUSED, or ours, prefixed
+ * ERR_WEBSOCKETSTREAM_) and the details that code documents.
+ * @param {import('../binding').FailureInfo} failure
+ * @returns {Error & Record<string, unknown>}
+ */
+function failureCause({ code, message, statusCode, headers, sentCloseCode, certificateError }) {
+  /** @type {Error & Record<string, unknown>} */
+  const cause = ownFailureCause(code, message)
+  if (statusCode != null) {
+    cause.statusCode = statusCode
+    cause.headers = headerRecord(headers ?? [])
+  }
+  if (sentCloseCode != null) cause.sentCloseCode = sentCloseCode
+  if (certificateError != null) cause.certificateError = certificateError
+  return cause
+}
+
+/**
+ * Header fields as Node's `message.headers` has them: lower-case names,
+ * repeated fields joined with ', '.
+ * @param {string[]} flat `[name, value, name, value, …]`
+ * @returns {Record<string, string>}
+ */
+function headerRecord(flat) {
+  /** @type {Record<string, string>} */
+  const record = {}
+  for (let index = 0; index < flat.length; index += 2) {
+    const name = flat[index].toLowerCase()
+    record[name] = name in record ? `${record[name]}, ${flat[index + 1]}` : flat[index + 1]
+  }
+  return record
+}
+
+/**
+ * An Error with a `code`, as Node's own errors have.
+ * @param {string} code
+ * @param {string} message
+ * @returns {Error & Record<string, unknown>}
+ */
+function ownFailureCause(code, message) {
+  /** @type {Error & Record<string, unknown>} */
+  const cause = /** @type {any} */ (new Error(message))
+  cause.code = code
+  return cause
+}
+
+module.exports = { WebSocketError, createWebSocketError, failureCause, isWebSocketError, ownFailureCause }

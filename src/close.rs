@@ -6,6 +6,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Error;
 
+use crate::failure::{Failure, CONNECTION_LOST};
 use crate::inflating_stream::ExtensionViolation;
 
 /// RFC 6455 §7.1.5 codes for a close without a code.
@@ -18,18 +19,19 @@ pub struct CloseOutcome {
     pub reason: String,
     /// The closing handshake completed.
     pub clean: bool,
-    /// Why the close was unclean, for the WebSocketError's message.
-    pub message: String,
+    /// Why the close was unclean, for the WebSocketError (boxed: it is rare,
+    /// and the outcome travels in every poll's Result).
+    pub failure: Option<Box<Failure>>,
 }
 
 impl CloseOutcome {
     /// An unclean close: no usable Close frame arrived (1006).
-    pub fn failed(message: impl Into<String>) -> Self {
+    pub fn failed(failure: Failure) -> Self {
         CloseOutcome {
             code: ABNORMAL_CLOSURE,
             reason: String::new(),
             clean: false,
-            message: message.into(),
+            failure: Some(Box::new(failure)),
         }
     }
 
@@ -43,7 +45,7 @@ impl CloseOutcome {
             code,
             reason,
             clean: true,
-            message: String::new(),
+            failure: None,
         }
     }
 }
@@ -52,16 +54,19 @@ impl CloseOutcome {
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReadFailure {
     /// The transport ended or broke: nothing can be sent any more.
-    Abrupt(String),
+    Abrupt(Failure),
     /// The server broke the protocol: we send a Close with this code, then drop TCP.
     Violation { close_code: u16, message: String },
 }
 
 pub fn classify_read_error(error: Error) -> ReadFailure {
     match error {
-        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => ReadFailure::Abrupt(
-            "the server closed the connection without a closing handshake".to_string(),
-        ),
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            ReadFailure::Abrupt(Failure::new(
+                CONNECTION_LOST,
+                "the server closed the connection without a closing handshake",
+            ))
+        }
         Error::Io(io) => match io
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<ExtensionViolation>())
@@ -70,7 +75,7 @@ pub fn classify_read_error(error: Error) -> ReadFailure {
                 close_code: violation.close_code,
                 message: violation.message.clone(),
             },
-            None => ReadFailure::Abrupt(format!("the connection failed: {io}")),
+            None => ReadFailure::Abrupt(Failure::io(&io, format!("the connection failed: {io}"))),
         },
         Error::Utf8(_) => ReadFailure::Violation {
             close_code: 1007,
@@ -84,7 +89,10 @@ pub fn classify_read_error(error: Error) -> ReadFailure {
             close_code: 1002,
             message: format!("the server violated the WebSocket protocol: {protocol}"),
         },
-        other => ReadFailure::Abrupt(format!("the connection failed: {other}")),
+        other => ReadFailure::Abrupt(Failure::new(
+            CONNECTION_LOST,
+            format!("the connection failed: {other}"),
+        )),
     }
 }
 

@@ -16,6 +16,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::close::{classify_read_error, CloseOutcome, ReadFailure};
 use crate::counting_stream::CountingStream;
 use crate::events::{Event, EventSink, OpenedInfo};
+use crate::failure::{Failure, CONNECTION_LOST, IDLE_TIMEOUT, INTERNAL};
 use crate::handshake::{self, HandshakeRequest};
 use crate::idle_timer::{IdleTimer, IdleVerdict, Observed, QuietProbe};
 use crate::inbound::{InboundQueue, MessageKind, ReceivedBatch};
@@ -100,13 +101,16 @@ pub async fn run(
 ) -> CloseOutcome {
     let (socket, compressor) = match open(&target, events).await {
         Ok(opened) => opened,
-        Err(message) => return CloseOutcome::failed(message),
+        Err(failure) => return CloseOutcome::failed(failure),
     };
     *lock(&shared.driver) = Some(Driver::new(socket, compressor, &target, shared, events));
     let slot = DriverSlot(shared);
     let outcome = poll_fn(|cx| match lock(&shared.driver).as_mut() {
         Some(driver) => driver.poll_step(cx),
-        None => Poll::Ready(CloseOutcome::failed("the connection state is gone")),
+        None => Poll::Ready(CloseOutcome::failed(Failure::new(
+            INTERNAL,
+            "the connection state is gone",
+        ))),
     })
     .await;
     drop(slot);
@@ -119,7 +123,7 @@ pub async fn run(
 async fn open(
     target: &ConnectTarget,
     events: &EventSink,
-) -> Result<(Socket, Option<MessageCompressor>), String> {
+) -> Result<(Socket, Option<MessageCompressor>), Failure> {
     let mut stream = transport::open(&target.transport).await?;
     let peer = stream.tcp().peer_addr().ok();
     let response = handshake::perform(&mut stream, &target.request).await?;
@@ -201,7 +205,10 @@ impl Driver {
             None => self.waker = Some(cx.waker().clone()),
         }
         if let Some(message) = self.shared.js_thread_failure.get() {
-            return Poll::Ready(CloseOutcome::failed(message.clone()));
+            return Poll::Ready(CloseOutcome::failed(Failure::new(
+                INTERNAL,
+                message.clone(),
+            )));
         }
         if let Some(outcome) = self.phase.take_ended() {
             return Poll::Ready(outcome);
@@ -228,7 +235,7 @@ impl Driver {
         }
         if let Some(violation) = self.phase.violation() {
             if !self.writes.needs_flush() {
-                return Poll::Ready(CloseOutcome::failed(violation));
+                return Poll::Ready(CloseOutcome::failed(violation.clone()));
             }
         }
         if let Err(outcome) = self.poll_idle(cx) {
@@ -315,9 +322,9 @@ impl Driver {
             Poll::Pending => Ok(()),
             Poll::Ready(IdleVerdict::Dead) => {
                 let interval = idle.interval().as_millis();
-                Err(CloseOutcome::failed(format!(
+                Err(CloseOutcome::failed(Failure::new(IDLE_TIMEOUT, format!(
                     "the server sent nothing for {interval} ms (idleTimeout), then did not answer a ping within {interval} ms"
-                )))
+                ))))
             }
             Poll::Ready(IdleVerdict::SendPing) => {
                 // Behind a frame still being written the Ping waits; the
@@ -342,8 +349,13 @@ impl Driver {
     }
 
     fn outcome_of_write_error(&self, error: tokio_tungstenite::tungstenite::Error) -> CloseOutcome {
-        self.phase
-            .outcome(|| format!("the connection failed: {error}"))
+        self.phase.outcome(|| {
+            let message = format!("the connection failed: {error}");
+            match &error {
+                tokio_tungstenite::tungstenite::Error::Io(io) => Failure::io(io, message),
+                _ => Failure::new(CONNECTION_LOST, message),
+            }
+        })
     }
 
     /// Reads while the inbound queue has room (or data is being dropped),
@@ -410,8 +422,12 @@ impl Driver {
     }
 
     fn outcome_at_end_of_stream(&self) -> CloseOutcome {
-        self.phase
-            .outcome(|| "the connection ended without a closing handshake".to_string())
+        self.phase.outcome(|| {
+            Failure::new(
+                CONNECTION_LOST,
+                "the connection ended without a closing handshake",
+            )
+        })
     }
 
     fn on_close_frame(&mut self, frame: Option<CloseFrame>) {
@@ -426,11 +442,19 @@ impl Driver {
             ReadFailure::Violation {
                 close_code,
                 message,
-            } if !self.phase.received_close() => self.fail_with_violation(close_code, message),
+            } if !self.phase.received_close() => {
+                self.fail_with_violation(close_code, Failure::violation(close_code, message))
+            }
             // After the server's Close, whatever breaks, the closing handshake
             // is complete (the phase's outcome is clean).
-            ReadFailure::Violation { message, .. } | ReadFailure::Abrupt(message) => {
-                Err(self.phase.outcome(|| message))
+            ReadFailure::Violation { .. } | ReadFailure::Abrupt(_) => {
+                Err(self.phase.outcome(|| match failure {
+                    ReadFailure::Abrupt(failure) => failure,
+                    ReadFailure::Violation {
+                        close_code,
+                        message,
+                    } => Failure::violation(close_code, message),
+                }))
             }
         }
     }
@@ -439,7 +463,7 @@ impl Driver {
     fn fail_with_violation(
         &mut self,
         close_code: u16,
-        message: String,
+        violation: Failure,
     ) -> Result<(), CloseOutcome> {
         self.stop_sending();
         let close = Message::Close(Some(CloseFrame {
@@ -448,10 +472,10 @@ impl Driver {
         }));
         // If the encoder is mid-frame the Close queues behind it.
         if Pin::new(&mut self.ws).start_send(close).is_err() {
-            return Err(CloseOutcome::failed(message));
+            return Err(CloseOutcome::failed(violation));
         }
         self.writes.frame_queued();
-        self.phase.on_violation(message, self.close_timeout);
+        self.phase.on_violation(violation, self.close_timeout);
         Ok(())
     }
 }

@@ -11,6 +11,7 @@ use napi_derive::napi;
 use tokio_tungstenite::tungstenite::Bytes;
 
 use crate::close::CloseOutcome;
+use crate::failure::FailureInfo;
 
 #[napi(object)]
 pub struct OpenedInfo {
@@ -26,7 +27,8 @@ pub struct ClosedInfo {
     pub code: u16,
     pub reason: String,
     pub was_clean: bool,
-    pub message: String,
+    /// Why the close was unclean (null for a clean one).
+    pub failure: Option<FailureInfo>,
 }
 
 /// The event kinds as JS sees them (the first callback argument).
@@ -78,7 +80,7 @@ impl Event {
                     code: outcome.code,
                     reason: outcome.reason,
                     was_clean: outcome.clean,
-                    message: outcome.message,
+                    failure: outcome.failure.map(|failure| FailureInfo::from(*failure)),
                 }),
                 None,
             ),

@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
+use crate::failure::{Failure, INVALID_RESPONSE, UNEXPECTED_RESPONSE};
 use crate::http_head::{read_response_head, ResponseHead};
 use crate::permessage_deflate::{self, Agreed};
 
@@ -67,22 +68,32 @@ impl HandshakeRequest {
 pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     request: &HandshakeRequest,
-) -> Result<HandshakeResponse, String> {
+) -> Result<HandshakeResponse, Failure> {
     let key = generate_key();
     stream
         .write_all(request.encode(&key).as_bytes())
         .await
-        .map_err(|error| format!("the handshake request could not be sent: {error}"))?;
+        .map_err(|error| {
+            Failure::io(
+                &error,
+                format!("the handshake request could not be sent: {error}"),
+            )
+        })?;
     let (response, leftover) = read_response_head(stream, "the handshake").await?;
+    if response.status != 101 {
+        return Err(unexpected_status(response));
+    }
     let protocol = validate(
         &response,
         &derive_accept_key(key.as_bytes()),
         &request.protocols,
-    )?;
+    )
+    .map_err(|error| Failure::new(INVALID_RESPONSE, error))?;
     let extensions = response
         .header("sec-websocket-extensions")
         .unwrap_or_default();
-    let deflate = permessage_deflate::accept_answer(&extensions, request.offer_deflate)?;
+    let deflate = permessage_deflate::accept_answer(&extensions, request.offer_deflate)
+        .map_err(|error| Failure::new(INVALID_RESPONSE, error))?;
     Ok(HandshakeResponse {
         protocol,
         extensions,
@@ -91,27 +102,36 @@ pub async fn perform<S: AsyncRead + AsyncWrite + Unpin>(
     })
 }
 
-/// RFC 6455 §4.1 and the Fetch "establish a WebSocket connection" checks,
-/// but for the extensions (permessage_deflate.rs). Returns the selected
-/// subprotocol.
+/// Another answer than 101: the program gets the status and the headers
+/// (a 401's WWW-Authenticate, a 503's Retry-After).
+fn unexpected_status(response: ResponseHead) -> Failure {
+    let redirect = (300..400).contains(&response.status);
+    let message = format!(
+        "the server answered the WebSocket upgrade with HTTP {} {}{}",
+        response.status,
+        response.status_text,
+        if redirect {
+            " (redirects are not followed)"
+        } else {
+            ""
+        }
+    );
+    Failure::unexpected_response(
+        UNEXPECTED_RESPONSE,
+        response.status,
+        response.headers,
+        message,
+    )
+}
+
+/// RFC 6455 §4.1 and the Fetch "establish a WebSocket connection" checks on
+/// a 101, but for the extensions (permessage_deflate.rs). Returns the
+/// selected subprotocol.
 fn validate(
     response: &ResponseHead,
     expected_accept: &str,
     offered_protocols: &[String],
 ) -> Result<String, String> {
-    if response.status != 101 {
-        let redirect = (300..400).contains(&response.status);
-        return Err(format!(
-            "the server answered the WebSocket upgrade with HTTP {} {}{}",
-            response.status,
-            response.status_text,
-            if redirect {
-                " (redirects are not followed)"
-            } else {
-                ""
-            }
-        ));
-    }
     let has_token = |name: &str, token: &str| {
         response.header(name).is_some_and(|value| {
             value
@@ -210,16 +230,25 @@ mod tests {
     }
 
     #[test]
-    fn unoffered_protocol_wrong_key_and_other_status_fail() {
+    fn unoffered_protocol_and_wrong_key_fail() {
         let offered = vec!["chat".to_string()];
         let unoffered = validate(&upgrade("Sec-WebSocket-Protocol: x\r\n"), ACCEPT, &offered);
         assert!(unoffered.unwrap_err().contains("not offered"));
         assert!(validate(&upgrade(""), "other", &[])
             .unwrap_err()
             .contains("Accept"));
-        let not_found = head("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-        assert!(validate(&not_found, ACCEPT, &[])
-            .unwrap_err()
-            .contains("HTTP 404 Not Found"));
+    }
+
+    #[test]
+    fn another_status_is_an_unexpected_response_with_its_headers() {
+        let failure = unexpected_status(head(
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\n\r\n",
+        ));
+        assert_eq!(failure.code, UNEXPECTED_RESPONSE);
+        assert!(failure.message.contains("HTTP 503 Service Unavailable"));
+        assert_eq!(
+            failure.response,
+            Some((503, vec![("Retry-After".to_string(), "30".to_string())]))
+        );
     }
 }

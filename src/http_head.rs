@@ -3,12 +3,14 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::failure::{Failure, CONNECTION_LOST, INVALID_RESPONSE};
 use crate::limits::{MAX_HANDSHAKE_RESPONSE_BYTES, MAX_RESPONSE_HEADER_FIELDS};
 
 pub struct ResponseHead {
     pub status: u16,
     pub status_text: String,
-    headers: Vec<(String, String)>,
+    /// Header fields as received, names in their own case.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Reads up to the blank line ending the head. Returns the parsed head and the
@@ -16,30 +18,40 @@ pub struct ResponseHead {
 pub async fn read_response_head<S: AsyncRead + Unpin>(
     stream: &mut S,
     exchange: &str,
-) -> Result<(ResponseHead, Vec<u8>), String> {
+) -> Result<(ResponseHead, Vec<u8>), Failure> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
-        if let Some((head, length)) = ResponseHead::parse(&buffer)? {
+        let parsed =
+            ResponseHead::parse(&buffer).map_err(|error| Failure::new(INVALID_RESPONSE, error))?;
+        if let Some((head, length)) = parsed {
             return Ok((head, buffer.split_off(length)));
         }
         if buffer.len() > MAX_HANDSHAKE_RESPONSE_BYTES {
-            return Err(format!(
-                "the response to {exchange} is longer than {MAX_HANDSHAKE_RESPONSE_BYTES} bytes"
+            return Err(Failure::new(
+                INVALID_RESPONSE,
+                format!(
+                    "the response to {exchange} is longer than {MAX_HANDSHAKE_RESPONSE_BYTES} bytes"
+                ),
             ));
         }
-        let read = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|error| format!("the connection failed during {exchange}: {error}"))?;
+        let read = stream.read(&mut chunk).await.map_err(|error| {
+            Failure::io(
+                &error,
+                format!("the connection failed during {exchange}: {error}"),
+            )
+        })?;
         if read == 0 {
-            return Err(if buffer.is_empty() {
-                format!("the server closed the connection without answering {exchange}")
-            } else {
-                format!(
+            return Err(Failure::new(
+                CONNECTION_LOST,
+                if buffer.is_empty() {
+                    format!("the server closed the connection without answering {exchange}")
+                } else {
+                    format!(
                     "the server closed the connection in the middle of its response to {exchange}"
                 )
-            });
+                },
+            ));
         }
         buffer.extend_from_slice(&chunk[..read]);
     }

@@ -6,6 +6,7 @@ mod connection;
 mod counting_stream;
 mod entry_guard;
 mod events;
+mod failure;
 mod handshake;
 mod happy_eyeballs;
 mod http_head;
@@ -45,6 +46,7 @@ use crate::close::CloseOutcome;
 use crate::connection::{ConnectTarget, Shared};
 use crate::entry_guard::{guard, internal_error_message};
 use crate::events::{Event, EventArgs, EventSink};
+use crate::failure::{Failure, INTERNAL};
 use crate::handshake::HandshakeRequest;
 use crate::inbound::Taken;
 use crate::limits::{DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
@@ -228,7 +230,10 @@ pub fn connect(
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| {
-                CloseOutcome::failed(internal_error_message("the connection task", &*panic))
+                CloseOutcome::failed(Failure::new(
+                    INTERNAL,
+                    internal_error_message("the connection task", &*panic),
+                ))
             });
         lock(&task_shared.outbound).stop_accepting();
         events.send(Event::Closed(outcome));

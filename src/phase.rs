@@ -24,6 +24,7 @@ use tokio::time::{sleep, Sleep};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use crate::close::{is_substituted_violation, CloseOutcome};
+use crate::failure::{Failure, CLOSE_TIMEOUT, PROTOCOL};
 
 /// When the closing handshake runs out of time, and the timeout it came from.
 pub struct Deadline {
@@ -56,7 +57,7 @@ pub enum Phase {
     /// The server broke the protocol: our Close with the violation's code is
     /// being flushed, then TCP is dropped. Nothing more is read.
     Failing {
-        violation: String,
+        violation: Failure,
         deadline: Deadline,
     },
     /// A write made on the JS thread found the connection broken; the task
@@ -86,7 +87,7 @@ impl Phase {
     }
 
     /// The violation whose Close is being flushed.
-    pub fn violation(&self) -> Option<&str> {
+    pub fn violation(&self) -> Option<&Failure> {
         match self {
             Phase::Failing { violation, .. } => Some(violation),
             _ => None,
@@ -110,8 +111,13 @@ impl Phase {
         let deadline = self.take_deadline(close_timeout);
         *self = if frame.as_ref().is_some_and(is_substituted_violation) {
             Phase::Failing {
-                violation: "the server sent a Close frame with a code no endpoint may send"
-                    .to_string(),
+                violation: Failure {
+                    sent_close_code: Some(1002),
+                    ..Failure::new(
+                        PROTOCOL,
+                        "the server sent a Close frame with a code no endpoint may send",
+                    )
+                },
                 deadline,
             }
         } else {
@@ -120,7 +126,7 @@ impl Phase {
     }
 
     /// A read found the server breaking the protocol; our Close is queued.
-    pub fn on_violation(&mut self, violation: String, close_timeout: Duration) {
+    pub fn on_violation(&mut self, violation: Failure, close_timeout: Duration) {
         *self = Phase::Failing {
             violation,
             deadline: self.take_deadline(close_timeout),
@@ -147,7 +153,7 @@ impl Phase {
     /// the violation already found, else a clean close if the server's Close
     /// came (both Close frames went; whatever breaks after it, the closing
     /// handshake is complete), else a failure with `cause`.
-    pub fn outcome(&self, cause: impl FnOnce() -> String) -> CloseOutcome {
+    pub fn outcome(&self, cause: impl FnOnce() -> Failure) -> CloseOutcome {
         match self {
             Phase::Failing { violation, .. } => CloseOutcome::failed(violation.clone()),
             Phase::ClosedByPeer { frame, .. } => CloseOutcome::clean(frame.as_ref()),
@@ -169,9 +175,12 @@ impl Phase {
             Phase::Open | Phase::Ended(_) => return Poll::Pending,
         };
         Poll::Ready(self.outcome(|| {
-            format!(
-                "the server did not answer the Close within {} ms (closeTimeout)",
-                timeout.as_millis()
+            Failure::new(
+                CLOSE_TIMEOUT,
+                format!(
+                    "the server did not answer the Close within {} ms (closeTimeout)",
+                    timeout.as_millis()
+                ),
             )
         }))
     }
@@ -200,8 +209,12 @@ mod tests {
         })
     }
 
-    fn failure() -> String {
-        "the socket broke".to_string()
+    fn failure() -> Failure {
+        Failure::new(crate::failure::NETWORK, "the socket broke")
+    }
+
+    fn violation(message: &str) -> Failure {
+        Failure::violation(1002, message)
     }
 
     #[tokio::test]
@@ -229,10 +242,13 @@ mod tests {
     async fn a_violation_stops_reading_and_wins_over_the_failure_that_follows() {
         let mut phase = Phase::Open;
         phase.on_close_requested(TIMEOUT);
-        phase.on_violation("bad frame".to_string(), TIMEOUT);
+        phase.on_violation(violation("bad frame"), TIMEOUT);
         assert!(!phase.reads());
-        assert_eq!(phase.violation(), Some("bad frame"));
-        assert_eq!(phase.outcome(failure), CloseOutcome::failed("bad frame"));
+        assert_eq!(phase.violation(), Some(&violation("bad frame")));
+        assert_eq!(
+            phase.outcome(failure),
+            CloseOutcome::failed(violation("bad frame"))
+        );
     }
 
     #[tokio::test]
@@ -245,9 +261,9 @@ mod tests {
     #[tokio::test]
     async fn an_outcome_left_by_the_js_thread_is_taken_once() {
         let mut phase = Phase::Open;
-        phase.on_write_failed_on_js_thread(CloseOutcome::failed("reset"));
+        phase.on_write_failed_on_js_thread(CloseOutcome::failed(failure()));
         assert!(!phase.reads());
-        assert_eq!(phase.take_ended(), Some(CloseOutcome::failed("reset")));
+        assert_eq!(phase.take_ended(), Some(CloseOutcome::failed(failure())));
         assert_eq!(phase.take_ended(), None);
     }
 
@@ -269,7 +285,7 @@ mod tests {
         phase.on_close_requested(TIMEOUT);
         phase.on_close_frame(close(1000, ""), TIMEOUT);
         assert_eq!(deadline_of(&phase), first);
-        phase.on_violation("late".to_string(), TIMEOUT);
+        phase.on_violation(violation("late"), TIMEOUT);
         assert_eq!(deadline_of(&phase), first);
     }
 }

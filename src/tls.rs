@@ -16,6 +16,7 @@ use rustls::{
     RootCertStore, SignatureScheme,
 };
 
+use crate::failure::{Failure, TLS};
 use crate::pinned_certificate::PinningVerifier;
 
 /// The `tls` option, with PEM text already decoded by the JS wrapper.
@@ -130,15 +131,45 @@ pub fn server_name(host: &str, servername: Option<&str>) -> Result<ServerName<'s
         .map_err(|_| format!("{name:?} is not a valid TLS server name"))
 }
 
-/// Why the TLS handshake failed, as a sentence (the error is rustls's,
-/// inside the I/O error tokio-rustls returns, or the socket's own).
-pub fn describe_handshake_error(error: &io::Error, host: &str) -> String {
-    let Some(error) = error
+/// Why the TLS handshake with `host` failed, in a sentence after
+/// `heading`: rustls's error inside the I/O error tokio-rustls returns (code
+/// ERR_WEBSOCKETSTREAM_TLS, with rustls's name for a refused certificate), or
+/// the socket's own (Node's code for it).
+pub fn handshake_failure(error: &io::Error, host: &str, heading: &str) -> Failure {
+    let Some(tls_error) = error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<Error>())
     else {
-        return format!("the connection failed during the TLS handshake: {error}");
+        return Failure::io(
+            error,
+            format!("{heading}the connection failed during the TLS handshake: {error}"),
+        );
     };
+    let mut failure = Failure::new(
+        TLS,
+        format!("{heading}{}", describe_tls_error(tls_error, host)),
+    );
+    if let Error::InvalidCertificate(certificate) = tls_error {
+        failure.certificate_error = Some(certificate_error_name(certificate));
+    }
+    failure
+}
+
+/// rustls's name for the refusal (`UnknownIssuer`, `NotValidForName`,
+/// `Expired`, …; webpki's for the others, such as `CaUsedAsEndEntity`).
+fn certificate_error_name(error: &CertificateError) -> String {
+    if let CertificateError::Other(other) = error {
+        if let Some(webpki) = other.0.downcast_ref::<webpki::Error>() {
+            return format!("{webpki:?}");
+        }
+    }
+    let name = format!("{error:?}");
+    // The *Context variants carry details; their name is the plain one's.
+    let name = name.split([' ', '(', '{']).next().unwrap_or_default();
+    name.trim_end_matches("Context").to_string()
+}
+
+fn describe_tls_error(error: &Error, host: &str) -> String {
     match error {
         Error::InvalidCertificate(certificate) => describe_certificate_error(certificate, host),
         Error::InvalidMessage(InvalidMessage::InvalidContentType) => {
@@ -274,6 +305,23 @@ mod tests {
             ..TlsSettings::default()
         };
         assert!(client_config(&half).unwrap_err().contains("together"));
+    }
+
+    #[test]
+    fn refused_certificates_are_named_as_rustls_names_them() {
+        assert_eq!(
+            certificate_error_name(&CertificateError::UnknownIssuer),
+            "UnknownIssuer"
+        );
+        let context = CertificateError::NotValidForNameContext {
+            expected: ServerName::try_from("a.test").unwrap(),
+            presented: vec![],
+        };
+        assert_eq!(certificate_error_name(&context), "NotValidForName");
+        let ca = CertificateError::Other(rustls::OtherError(Arc::new(
+            webpki::Error::CaUsedAsEndEntity,
+        )));
+        assert_eq!(certificate_error_name(&ca), "CaUsedAsEndEntity");
     }
 
     #[test]

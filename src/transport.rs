@@ -12,9 +12,10 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::failure::{Failure, NETWORK, PROXY, TLS};
 use crate::happy_eyeballs;
 use crate::http_head::read_response_head;
-use crate::tls::{client_config, describe_handshake_error, server_name, TlsSettings};
+use crate::tls::{client_config, handshake_failure, server_name, TlsSettings};
 
 pub enum Transport {
     Plain(TcpStream),
@@ -52,12 +53,13 @@ pub struct TransportTarget {
     pub tls: Option<(TlsSettings, Option<String>)>,
 }
 
-pub async fn open(target: &TransportTarget) -> Result<Transport, String> {
+pub async fn open(target: &TransportTarget) -> Result<Transport, Failure> {
     // Bad TLS options are the caller's mistake: report them before connecting.
     let tls = match &target.tls {
         Some((settings, servername)) => Some((
-            client_config(settings)?,
-            server_name(&target.host, servername.as_deref())?,
+            client_config(settings).map_err(|error| Failure::new(TLS, error))?,
+            server_name(&target.host, servername.as_deref())
+                .map_err(|error| Failure::new(TLS, error))?,
             servername.as_deref().unwrap_or(&target.host),
         )),
         None => None,
@@ -67,7 +69,7 @@ pub async fn open(target: &TransportTarget) -> Result<Transport, String> {
         Some(proxy) => {
             let mut tcp = connect_tcp(target, &proxy.host, proxy.port)
                 .await
-                .map_err(|error| format!("proxy: {error}"))?;
+                .map_err(|failure| failure.within("proxy: "))?;
             tunnel(&mut tcp, proxy, &target.host, target.port).await?;
             tcp
         }
@@ -79,26 +81,32 @@ pub async fn open(target: &TransportTarget) -> Result<Transport, String> {
         .connect(name, tcp)
         .await
         .map_err(|error| {
-            format!(
-                "the TLS handshake with {} failed: {}",
-                target.host,
-                describe_handshake_error(&error, verified_name)
-            )
+            let heading = format!("the TLS handshake with {} failed: ", target.host);
+            handshake_failure(&error, verified_name, &heading)
         })?;
     Ok(Transport::Tls(Box::new(tls)))
 }
 
 /// Connects to the target's addresses; `host` and `port` name the peer
 /// (the server or the proxy) in the error.
-async fn connect_tcp(target: &TransportTarget, host: &str, port: u16) -> Result<TcpStream, String> {
+async fn connect_tcp(
+    target: &TransportTarget,
+    host: &str,
+    port: u16,
+) -> Result<TcpStream, Failure> {
     let tcp = happy_eyeballs::connect(&target.addresses, port, target.attempt_delay)
         .await
         .map_err(|failures| {
-            format!(
+            let message = format!(
                 "could not connect to {}: {}",
                 authority(host, port),
                 happy_eyeballs::describe_failures(host, &failures)
-            )
+            );
+            // The first address's error: the one the resolver ranked first.
+            match failures.first() {
+                Some((_, error)) => Failure::io(error, message),
+                None => Failure::new(NETWORK, message),
+            }
         })?;
     // Small messages should leave at once rather than wait for Nagle.
     let _ = tcp.set_nodelay(true);
@@ -120,7 +128,7 @@ async fn tunnel(
     proxy: &ProxySettings,
     host: &str,
     port: u16,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let authority = authority(host, port);
     let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
     if let Some(authorization) = &proxy.authorization {
@@ -129,17 +137,26 @@ async fn tunnel(
     request.push_str("\r\n");
     tcp.write_all(request.as_bytes())
         .await
-        .map_err(|error| format!("the proxy connection failed: {error}"))?;
+        .map_err(|error| Failure::io(&error, format!("the proxy connection failed: {error}")))?;
     let (response, leftover) = read_response_head(tcp, "the proxy's CONNECT").await?;
     if !(200..300).contains(&response.status) {
-        return Err(format!(
+        let message = format!(
             "the proxy {}:{} refused the tunnel to {authority} with HTTP {} {}",
             proxy.host, proxy.port, response.status, response.status_text
+        );
+        return Err(Failure::unexpected_response(
+            PROXY,
+            response.status,
+            response.headers,
+            message,
         ));
     }
     // Nothing may come through the tunnel before our own handshake.
     if !leftover.is_empty() {
-        return Err("the proxy sent data before the tunnel was used".to_string());
+        return Err(Failure::new(
+            PROXY,
+            "the proxy sent data before the tunnel was used",
+        ));
     }
     Ok(())
 }
