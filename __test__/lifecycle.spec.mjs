@@ -5,12 +5,14 @@
 // and CommonJS entries are the same classes. Scripts run as child processes
 // so a hang, an unhandled rejection or a crash shows up in their exit.
 import test from 'ava'
+import { createHook } from 'node:async_hooks'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { setTimeout as delay } from 'node:timers/promises'
 import { spawnChild } from './helpers/child-process.mjs'
 import { withTimeout } from './helpers/settle.mjs'
+import { WebSocketStream } from '../index.mjs'
 import { wsServerFor as server } from './helpers/fixtures.mjs'
 import { refusedPort } from './helpers/servers.mjs'
 
@@ -113,3 +115,36 @@ test('ESM and CommonJS entries export the same classes', async (t) => {
   t.is(cjs.WebSocketStream, esm.WebSocketStream)
   t.is(cjs.WebSocketError, esm.WebSocketError)
 })
+
+// What why-is-node-running and test runners' open-handle reports read.
+test.serial(
+  'async_hooks see each connection as a WebSocketStream resource with its URL, referenced until closed',
+  async (t) => {
+    const peer = await server(t)
+    const url = `${peer.url}named`
+    const created = new Map()
+    const destroyed = new Set()
+    const hook = createHook({
+      init(asyncId, type, triggerAsyncId, resource) {
+        if (type === 'WebSocketStream') created.set(asyncId, resource)
+      },
+      destroy(asyncId) {
+        destroyed.add(asyncId)
+      },
+    }).enable()
+    t.teardown(() => hook.disable())
+    const wss = new WebSocketStream(url)
+    const mine = [...created].filter(([, resource]) => resource.url === url)
+    t.is(mine.length, 1, 'one resource, made by the constructor')
+    const [[asyncId, resource]] = mine
+    t.true(resource.hasRef(), 'connecting keeps the process alive')
+    await withTimeout(wss.opened, 5000, 'opened')
+    t.true(resource.hasRef(), 'so does an open connection')
+    wss.close()
+    await withTimeout(wss.closed, 5000, 'closed')
+    t.false(resource.hasRef(), 'a closed one does not')
+    // destroy hooks run after the current tick.
+    await delay(50)
+    t.true(destroyed.has(asyncId), 'the resource was destroyed with the connection')
+  },
+)

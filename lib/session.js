@@ -10,6 +10,7 @@ const { createWebSocketError, failureCause, isWebSocketError, ownFailureCause } 
 const { toUSVString, validateCloseCodeAndReason } = require('./webidl')
 const { publishClose, publishControlFrame, publishError, publishOpen } = require('./diagnostics')
 const { lookupAddresses } = require('./address-lookup')
+const { ConnectionResource } = require('./connection-resource')
 
 // Event kinds, send results and message kinds, as the addon defines them.
 const { EventKind, SendStatus, MessageKind } = native
@@ -207,6 +208,9 @@ class Session {
     this.wroteThisTurn = false
     /** For the open event's handshake duration. */
     this.connectStartedAt = performance.now()
+    // Named for async_hooks tools; it must not keep the session reachable.
+    const weakSession = new WeakRef(this)
+    this.resource = new ConnectionResource(url, () => (weakSession.deref()?.readyState ?? CLOSED) !== CLOSED)
 
     if (signal !== null) {
       if (signal.aborted) {
@@ -260,6 +264,7 @@ class Session {
     const next = READY_STATE_TRANSITIONS[trigger][this.readyState]
     if (next === undefined) return false
     this.readyState = next
+    if (next === CLOSED) this.resource.emitDestroy()
     return true
   }
 
