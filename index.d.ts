@@ -1,12 +1,19 @@
 // Public types of websocketstream: the WHATWG WebSocketStream draft's IDL,
 // plus the Node-specific members of the options dictionary.
-
-import type { ReadableStream, WritableStream } from 'node:stream/web'
+//
+// The streams are the global ReadableStream and WritableStream (lib.dom's
+// with the DOM library, @types/node's without it), never node:stream/web's,
+// so code shared with browsers type-checks under any `lib` setting. Optional
+// members accept `undefined` too, for `exactOptionalPropertyTypes`.
 
 /** What `opened` resolves with. */
 export interface WebSocketOpenInfo {
-  /** Each chunk is one message: text as `string`, binary as `Uint8Array`. */
-  readable: ReadableStream<string | Uint8Array>
+  /**
+   * Each chunk is one message: text as `string`, binary as `Uint8Array`.
+   * Async iterable (`for await`) under any `lib` setting, as Node's streams
+   * are: lib.dom alone declares that only with `dom.asynciterable`.
+   */
+  readable: ReadableStream<string | Uint8Array> & AsyncIterable<string | Uint8Array>
   /** Accepts strings (sent as text) and BufferSources (sent as binary); other values are stringified. */
   writable: WritableStream<string | ArrayBufferView | ArrayBuffer>
   /** Extensions in use; always `''` (none are offered). */
@@ -15,12 +22,23 @@ export interface WebSocketOpenInfo {
   protocol: string
 }
 
-/** A close code and reason, as `close()` takes them and `closed` reports them. */
+/** A close code and reason, as `close()` and `new WebSocketError()` take them. */
 export interface WebSocketCloseInfo {
-  /** 1000 or 3000–4999 when sending; any code the server sent when reported. */
-  closeCode?: number
-  /** At most 123 bytes of UTF-8. */
-  reason?: string
+  /** 1000 or 3000–4999 for `close()`. */
+  closeCode?: number | undefined
+  /** At most 123 bytes of UTF-8 (default `''`). */
+  reason?: string | undefined
+}
+
+/**
+ * What `closed` resolves with: the draft's WebSocketCloseInfo as it reports
+ * a clean close, both members always present.
+ */
+export interface WebSocketCloseResult {
+  /** The code of the server's Close (1005 when it sent none). */
+  closeCode: number
+  /** The server's reason, `''` when it gave none. */
+  reason: string
 }
 
 export interface WebSocketStreamOptions {
@@ -28,50 +46,50 @@ export interface WebSocketStreamOptions {
    * Subprotocols to offer, in order of preference: an iterable object (a bare
    * string is a TypeError, hence `& object`).
    */
-  protocols?: Iterable<string> & object
+  protocols?: (Iterable<string> & object) | undefined
   /** Aborts the opening handshake; does nothing once the connection is open. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
   /**
    * Node extension: extra request headers. Host, Upgrade, Connection and
    * Sec-WebSocket-* belong to the handshake and are refused.
    */
-  headers?: Record<string, string | readonly string[]> | Iterable<readonly [string, string]> | Headers
+  headers?: Record<string, string | readonly string[]> | Iterable<readonly [string, string]> | Headers | undefined
   /** Node extension: TLS settings for wss:// URLs. */
-  tls?: WebSocketStreamTlsOptions
+  tls?: WebSocketStreamTlsOptions | undefined
   /**
    * Node extension: the largest message accepted, in bytes (default 64 MiB).
    * For a compressed message, the inflated size counts.
    */
-  maxMessageSize?: number
+  maxMessageSize?: number | undefined
   /**
    * Node extension: permessage-deflate (RFC 7692). `true` (the default)
    * offers `permessage-deflate; client_max_window_bits`; `false` offers
    * nothing. Whether it is in use is up to the server: see `extensions`.
    */
-  perMessageDeflate?: boolean | WebSocketStreamDeflateOptions
+  perMessageDeflate?: boolean | WebSocketStreamDeflateOptions | undefined
   /**
    * Node extension: dead-peer detection, in milliseconds (0 or absent: off).
    * After this long with nothing received a Ping is sent; after as long again
    * still without anything, the connection fails (`closed` rejects, 1006).
    */
-  idleTimeout?: number
+  idleTimeout?: number | undefined
   /**
    * Node extension: how long a closing handshake may take, in milliseconds
    * (default 5000): waiting for the server's answer to our Close, then for it
    * to end TCP. 0 drops TCP right after our Close is sent.
    */
-  closeTimeout?: number
+  closeTimeout?: number | undefined
   /**
    * Node extension: resolves the host name (the proxy's, with a proxy), with
    * `net.connect`'s `lookup` signature; called with `{ all: true }`. Default
    * `dns.lookup`. Not called for an IP address.
    */
-  lookup?: WebSocketStreamLookupFunction
+  lookup?: WebSocketStreamLookupFunction | undefined
   /**
    * Node extension: an `http://[user:pass@]host:port` proxy reached with HTTP
    * CONNECT. Without it, NODE_USE_ENV_PROXY=1 enables HTTP_PROXY / HTTPS_PROXY / NO_PROXY.
    */
-  proxy?: string | URL
+  proxy?: string | URL | undefined
 }
 
 /**
@@ -90,9 +108,9 @@ export type WebSocketStreamLookupFunction = (
 
 export interface WebSocketStreamDeflateOptions {
   /** Messages with fewer bytes than this (UTF-8 bytes for text) are sent uncompressed (default 1024). */
-  threshold?: number
+  threshold?: number | undefined
   /** zlib's compression level for what we send, 0 to 9 (default 6). */
-  level?: number
+  level?: number | undefined
 }
 
 /** PEM text, as a string or bytes. */
@@ -100,15 +118,15 @@ export type Pem = string | ArrayBufferView
 
 export interface WebSocketStreamTlsOptions {
   /** Trusted CA certificates; replaces the default roots (Mozilla's plus NODE_EXTRA_CA_CERTS). */
-  ca?: Pem | readonly Pem[]
+  ca?: Pem | readonly Pem[] | undefined
   /** Client certificate chain; needs `key`. */
-  cert?: Pem
+  cert?: Pem | undefined
   /** Client private key; needs `cert`. */
-  key?: Pem
+  key?: Pem | undefined
   /** Verify the server's certificate and host name (default true). */
-  rejectUnauthorized?: boolean
+  rejectUnauthorized?: boolean | undefined
   /** The name to verify and send as SNI, instead of the URL's host. */
-  servername?: string
+  servername?: string | undefined
 }
 
 export declare class WebSocketStream {
@@ -116,7 +134,7 @@ export declare class WebSocketStream {
   /** The URL as connected to (http → ws, https → wss, serialized). */
   readonly url: string
   readonly opened: Promise<WebSocketOpenInfo>
-  readonly closed: Promise<{ closeCode: number; reason: string }>
+  readonly closed: Promise<WebSocketCloseResult>
   close(closeInfo?: WebSocketCloseInfo): void
 }
 

@@ -1,6 +1,7 @@
 // Wrong uses of the public types. Each line below must be a type error: if
 // the types get too loose, `@ts-expect-error` itself fails the check.
 import { WebSocketError, WebSocketStream } from '../../index.js'
+import type { WebSocketCloseResult } from '../../index.js'
 
 export async function misuse(wss: WebSocketStream): Promise<void> {
   // @ts-expect-error the url is required
@@ -58,6 +59,9 @@ export async function misuse(wss: WebSocketStream): Promise<void> {
   const { closeCode } = await wss.closed
   // @ts-expect-error closed reports a number, never a string (nor `any`)
   const asString: string = closeCode
+
+  // @ts-expect-error closed always reports both members: a WebSocketCloseResult needs a reason
+  const partial: WebSocketCloseResult = { closeCode: 1000 }
 
   const error = new WebSocketError()
   // @ts-expect-error closeCode may be null

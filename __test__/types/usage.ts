@@ -4,6 +4,7 @@ import { WebSocketError, WebSocketStream } from '../../index.js'
 import type {
   Pem,
   WebSocketCloseInfo,
+  WebSocketCloseResult,
   WebSocketOpenInfo,
   WebSocketStreamCloseMessage,
   WebSocketStreamControlFrameMessage,
@@ -15,7 +16,7 @@ import type {
 } from '../../index.js'
 import dns from 'node:dns'
 import diagnosticsChannel from 'node:diagnostics_channel'
-import type { ReadableStream, WritableStream } from 'node:stream/web'
+import { Readable } from 'node:stream'
 
 /** Compile-time equality of two types: `true` only when they are the same. */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
@@ -46,7 +47,22 @@ export async function pingPong(url: string): Promise<void> {
   new WebSocketStream(url, { headers: { 'x-one': '1', 'x-many': ['a', 'b'] }, proxy: new URL('http://127.0.0.1:3128') })
   new WebSocketStream(url, { headers: [['x-pair', 'v']] })
   new WebSocketStream(url, { headers: new Headers({ 'x-headers': 'v' }) })
-  new WebSocketStream(url, { idleTimeout: 30_000 })
+  new WebSocketStream(url, { idleTimeout: 30_000, closeTimeout: 1000 })
+
+  // exactOptionalPropertyTypes: every optional member takes an explicit undefined.
+  const unset: WebSocketStreamOptions = {
+    protocols: undefined,
+    signal: undefined,
+    headers: undefined,
+    tls: { ca: undefined, cert: undefined, key: undefined, rejectUnauthorized: undefined, servername: undefined },
+    maxMessageSize: undefined,
+    perMessageDeflate: { threshold: undefined, level: undefined },
+    idleTimeout: undefined,
+    closeTimeout: undefined,
+    lookup: undefined,
+    proxy: undefined,
+  }
+  new WebSocketStream(url, unset)
 
   // `lookup`: dns.lookup itself, or a function answering in either of its forms.
   new WebSocketStream(url, { lookup: dns.lookup })
@@ -81,8 +97,21 @@ export async function pingPong(url: string): Promise<void> {
   const { readable, writable, extensions, protocol } = info
   const ext: string = extensions
   const proto: string = protocol
-  assertType<Equal<typeof readable, ReadableStream<string | Uint8Array>>>()
+  // The global stream types (not node:stream/web's), async iterable whatever the lib.
+  assertType<Equal<typeof readable, ReadableStream<string | Uint8Array> & AsyncIterable<string | Uint8Array>>>()
+  assertType<Equal<typeof writable, WritableStream<string | ArrayBufferView | ArrayBuffer>>>()
+  const asGlobal: ReadableStream<string | Uint8Array> = readable
   const w: WritableStream = writable
+  const textOnly: WritableStream<string> = writable
+  const lengths: ReadableStream<number> = readable.pipeThrough(
+    new TransformStream<string | Uint8Array, number>({
+      transform: (chunk, controller) => controller.enqueue(chunk.length),
+    }),
+  )
+  // Without the DOM the global ReadableStream is Node's, so Node's stream adapters take it.
+  const nodeReadable: Readable = Readable.fromWeb(readable)
+  // `opened` is a ReadableWritablePair: a connection pipes like a TransformStream.
+  const echoed: ReadableStream<string | Uint8Array> = ReadableStream.from(['a', 'b']).pipeThrough(info)
 
   const writer = writable.getWriter()
   await writer.ready
@@ -115,11 +144,14 @@ export async function pingPong(url: string): Promise<void> {
   wss.close({ closeCode: 4000 })
   wss.close({ reason: 'only a reason' })
   wss.close({})
+  wss.close({ closeCode: undefined, reason: undefined })
   wss.close()
   const nothing: void = wss.close()
 
   try {
-    const { closeCode, reason } = await wss.closed
+    const result: WebSocketCloseResult = await wss.closed
+    assertType<Equal<Awaited<typeof wss.closed>, WebSocketCloseResult>>()
+    const { closeCode, reason } = result
     const code: number = closeCode
     const why: string = reason
   } catch (error) {
@@ -139,6 +171,7 @@ export async function pingPong(url: string): Promise<void> {
   new WebSocketError()
   new WebSocketError('message only')
   new WebSocketError('reason only', { reason: 'r' })
+  new WebSocketError('unset', { closeCode: undefined, reason: undefined })
   const isDOMException: boolean = error instanceof DOMException
   await writer.abort(error)
   await reader.cancel(error)

@@ -1,19 +1,28 @@
 // The TypeScript checks: the installed package's types as a consumer's
-// `tsc --strict` sees them, under the two module resolutions projects use.
-// Correct code (types/usage.mts, usage.cts, global.mts) must compile; the
-// deliberate misuses of types/wrong.mts must fail with exactly the errors its
-// `// error TSxxxx` comments announce.
+// `tsc --strict` sees them, in four projects whose settings change what the
+// types must fit: Node's module resolution without the DOM, a bundler's
+// (TypeScript's default lib, DOM included), `lib: ["dom", "es2022"]` (code
+// shared with browsers, where ReadableStream is lib.dom's) and
+// `exactOptionalPropertyTypes`. In each, the correct files must compile, and
+// the deliberate misuses of types/wrong.mts must fail with exactly the errors
+// its `// error TSxxxx` comments announce.
 
 import fs from 'node:fs'
 import path from 'node:path'
 import { runCommand, describeEnd } from './command.mjs'
 import { record } from './checks.mjs'
 
-const RESOLUTIONS = {
+const NODE16 = ['--module', 'node16', '--moduleResolution', 'node16']
+const PROJECTS = {
   // A Node service: Node's own resolution, no DOM.
-  node16: ['--module', 'node16', '--moduleResolution', 'node16', '--lib', 'es2022'],
-  // Code for a bundler: TypeScript's default lib, which includes the DOM.
-  bundler: ['--module', 'preserve', '--moduleResolution', 'bundler'],
+  'moduleResolution node16': [...NODE16, '--lib', 'es2022'],
+  // Code for a bundler: TypeScript's default lib, which includes the DOM
+  // (and dom.iterable, dom.asynciterable).
+  'moduleResolution bundler': ['--module', 'preserve', '--moduleResolution', 'bundler'],
+  // Code shared with browsers: lib.dom's streams, without dom.asynciterable.
+  'lib ["dom", "es2022"]': [...NODE16, '--lib', 'dom,es2022'],
+  // An absent optional member differs from one present but undefined.
+  exactOptionalPropertyTypes: [...NODE16, '--lib', 'es2022', '--exactOptionalPropertyTypes'],
 }
 // skipLibCheck false: the package's own .d.ts files must type-check too.
 const COMMON = [
@@ -28,7 +37,16 @@ const COMMON = [
   '--skipLibCheck',
   'false',
 ]
-const CORRECT_FILES = ['types/usage.mts', 'types/usage.cts', 'types/global.mts']
+// Every project compiles every correct file: shared-streams.mts matters most
+// with the DOM, exact-optional.mts with exactOptionalPropertyTypes, but each
+// must compile under any of these settings.
+const CORRECT_FILES = [
+  'types/usage.mts',
+  'types/usage.cts',
+  'types/global.mts',
+  'types/shared-streams.mts',
+  'types/exact-optional.mts',
+]
 const WRONG_FILE = 'types/wrong.mts'
 const TIMEOUT_MS = 120_000
 
@@ -51,9 +69,9 @@ function announcedErrors(file) {
     .flatMap((text, index) => [...text.matchAll(/\/\/ error (TS\d+)/g)].map((match) => `${index + 1} ${match[1]}`))
 }
 
-function tsc(projectDirectory, env, resolution, files) {
+function tsc(projectDirectory, env, project, files) {
   const compiler = path.join(projectDirectory, 'node_modules', 'typescript', 'bin', 'tsc')
-  return runCommand(process.execPath, [compiler, ...COMMON, ...RESOLUTIONS[resolution], ...files], {
+  return runCommand(process.execPath, [compiler, ...COMMON, ...PROJECTS[project], ...files], {
     cwd: projectDirectory,
     env,
     timeoutMs: TIMEOUT_MS,
@@ -61,14 +79,14 @@ function tsc(projectDirectory, env, resolution, files) {
 }
 
 export async function typeScriptChecks(projectDirectory, env) {
-  for (const resolution of Object.keys(RESOLUTIONS)) {
-    const correct = await tsc(projectDirectory, env, resolution, CORRECT_FILES)
+  for (const project of Object.keys(PROJECTS)) {
+    const correct = await tsc(projectDirectory, env, project, CORRECT_FILES)
     const errors = parseErrors(correct.output)
     const broken = correct.timedOut || (correct.code !== 0 && errors.length === 0)
     for (const file of CORRECT_FILES) {
       const own = errors.filter((error) => error.file === file)
       record(
-        `tsc --strict, moduleResolution ${resolution}: ${path.basename(file)} compiles`,
+        `tsc --strict, ${project}: ${path.basename(file)} compiles`,
         !broken && own.length === 0,
         broken ? describeEnd(correct, TIMEOUT_MS) : own.length ? `${own.length} error(s)` : '',
         broken ? correct.output : own.map((error) => error.text).join('\n'),
@@ -76,13 +94,13 @@ export async function typeScriptChecks(projectDirectory, env) {
     }
     const elsewhere = errors.filter((error) => !CORRECT_FILES.includes(error.file))
     record(
-      `tsc --strict, moduleResolution ${resolution}: the package's .d.ts files type-check`,
+      `tsc --strict, ${project}: the package's .d.ts files type-check`,
       !broken && elsewhere.length === 0,
       elsewhere.length ? `${elsewhere.length} error(s)` : '',
       elsewhere.map((error) => error.text).join('\n'),
     )
 
-    const wrong = await tsc(projectDirectory, env, resolution, [WRONG_FILE])
+    const wrong = await tsc(projectDirectory, env, project, [WRONG_FILE])
     const expected = announcedErrors(path.join(projectDirectory, WRONG_FILE)).sort()
     const actual = parseErrors(wrong.output)
       .map((error) => (error.file === WRONG_FILE ? `${error.line} ${error.code}` : `${error.file}: ${error.code}`))
@@ -96,7 +114,7 @@ export async function typeScriptChecks(projectDirectory, env) {
       extra.length ? `unexpected: ${extra.join(', ')}` : '',
     ]
     record(
-      `tsc --strict, moduleResolution ${resolution}: ${path.basename(WRONG_FILE)} fails with the ${expected.length} expected errors`,
+      `tsc --strict, ${project}: ${path.basename(WRONG_FILE)} fails with the ${expected.length} expected errors`,
       failsAsAnnounced,
       why.filter(Boolean).join('; '),
       wrong.output,
