@@ -9,6 +9,7 @@ const { Session } = require('./lib/session')
 const { WebSocketError } = require('./lib/websocket-error')
 const { proxyFromEnvironment, readNodeOptions } = require('./lib/node-options')
 const { wantsControlFrames } = require('./lib/diagnostics')
+const { warnAboutOptions } = require('./lib/option-warnings')
 const {
   describe,
   isAbortSignal,
@@ -98,6 +99,7 @@ class WebSocketStream {
     }
     const urlString = toUSVString(url)
     const dictionary = toDictionary(options, 'WebSocketStream options')
+    warnAboutOptions(dictionary)
     const nodeOptions = readNodeOptions(dictionary)
     const rawProtocols = dictionary.protocols
     const protocols =
