@@ -143,6 +143,54 @@ export declare class WebSocketError extends DOMException {
   /** The close code, or `null` when none was given. */
   readonly closeCode: number | null
   readonly reason: string
+  /**
+   * What happened underneath, for an error the package made (README "Errors
+   * and their codes"): absent on one made with `new WebSocketError()`. A
+   * failed DNS lookup's cause is the resolver's own error.
+   */
+  readonly cause?: WebSocketStreamErrorCause | undefined
+}
+
+/** The codes of `WebSocketError.cause`: Node's for socket and DNS errors, the package's otherwise. */
+export type WebSocketStreamErrorCode =
+  | 'ECONNREFUSED'
+  | 'ETIMEDOUT'
+  | 'ECONNRESET'
+  | 'ECONNABORTED'
+  | 'EHOSTUNREACH'
+  | 'ENETUNREACH'
+  | 'ENETDOWN'
+  | 'EADDRNOTAVAIL'
+  | 'EPIPE'
+  | 'EACCES'
+  | 'ENOTFOUND'
+  | 'EAI_AGAIN'
+  | 'ERR_WEBSOCKETSTREAM_DNS'
+  | 'ERR_WEBSOCKETSTREAM_UNEXPECTED_RESPONSE'
+  | 'ERR_WEBSOCKETSTREAM_INVALID_RESPONSE'
+  | 'ERR_WEBSOCKETSTREAM_PROXY'
+  | 'ERR_WEBSOCKETSTREAM_TLS'
+  | 'ERR_WEBSOCKETSTREAM_CONNECTION_LOST'
+  | 'ERR_WEBSOCKETSTREAM_PROTOCOL'
+  | 'ERR_WEBSOCKETSTREAM_MESSAGE_TOO_LARGE'
+  | 'ERR_WEBSOCKETSTREAM_CLOSE_TIMEOUT'
+  | 'ERR_WEBSOCKETSTREAM_IDLE_TIMEOUT'
+  | 'ERR_WEBSOCKETSTREAM_CLOSED_BEFORE_OPEN'
+  | 'ERR_WEBSOCKETSTREAM_NETWORK'
+  | 'ERR_WEBSOCKETSTREAM_INTERNAL'
+
+/** `WebSocketError.cause`: an Error with a stable code and the details that code documents. */
+export interface WebSocketStreamErrorCause extends Error {
+  /** One of WebSocketStreamErrorCode; a custom `lookup` may give other codes. */
+  code: WebSocketStreamErrorCode | (string & {})
+  /** ERR_WEBSOCKETSTREAM_UNEXPECTED_RESPONSE and ERR_WEBSOCKETSTREAM_PROXY: the HTTP status. */
+  statusCode?: number | undefined
+  /** With `statusCode`: the response's header fields, lower-case names, repeats joined with ', '. */
+  headers?: Record<string, string> | undefined
+  /** ERR_WEBSOCKETSTREAM_PROTOCOL and ERR_WEBSOCKETSTREAM_MESSAGE_TOO_LARGE: the Close code we sent. */
+  sentCloseCode?: number | undefined
+  /** ERR_WEBSOCKETSTREAM_TLS: rustls's name for a refused certificate (`UnknownIssuer`, …). */
+  certificateError?: string | undefined
 }
 
 /**

@@ -25,6 +25,9 @@ export async function misuse(wss: WebSocketStream): Promise<void> {
   // @ts-expect-error tls.rejectUnauthorized is a boolean
   new WebSocketStream('wss://127.0.0.1/', { tls: { rejectUnauthorized: 'no' } })
 
+  // @ts-expect-error the cause's code is a string: a misspelt comparison with a number is caught
+  if (new WebSocketError().cause?.code === 111) return
+
   // @ts-expect-error a class constructor needs new
   WebSocketStream('ws://127.0.0.1/')
 

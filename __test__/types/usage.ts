@@ -8,6 +8,8 @@ import type {
   WebSocketOpenInfo,
   WebSocketStreamCloseMessage,
   WebSocketStreamControlFrameMessage,
+  WebSocketStreamErrorCause,
+  WebSocketStreamErrorCode,
   WebSocketStreamErrorMessage,
   WebSocketStreamLookupFunction,
   WebSocketStreamOpenMessage,
@@ -164,6 +166,16 @@ export async function pingPong(url: string): Promise<void> {
       const legacy: number = error.code
       const asDOMException: DOMException = error
       const asError: Error = error
+      // The cause: a stable code to branch on, and the details it documents.
+      const cause: WebSocketStreamErrorCause | undefined = error.cause
+      if (cause?.code === 'ERR_WEBSOCKETSTREAM_UNEXPECTED_RESPONSE') {
+        const status: number | undefined = cause.statusCode
+        const retryAfter: string | undefined = cause.headers?.['retry-after']
+      }
+      const retryable: ReadonlySet<string> = new Set<WebSocketStreamErrorCode>(['ECONNREFUSED', 'ETIMEDOUT'])
+      const retry: boolean = cause !== undefined && retryable.has(cause.code)
+      const sent: number | undefined = cause?.sentCloseCode
+      const certificate: string | undefined = cause?.certificateError
     }
   }
 
