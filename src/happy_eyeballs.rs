@@ -51,6 +51,14 @@ pub async fn connect(
     port: u16,
     attempt_delay: Duration,
 ) -> Result<TcpStream, Vec<(SocketAddr, io::Error)>> {
+    // One address (an IP literal, most often) needs no race and no timer.
+    if let [only] = addresses {
+        let mut address = *only;
+        address.set_port(port);
+        return TcpStream::connect(address)
+            .await
+            .map_err(|error| vec![(address, error)]);
+    }
     let mut untried = interleave_families(addresses)
         .into_iter()
         .map(|mut address| {
@@ -204,6 +212,24 @@ mod tests {
         );
         assert_eq!(
             describe_failures("127.0.0.1", &failures[..1]),
+            "connection refused"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lone_address_is_connected_to_directly_and_its_error_named() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tcp = connect(&ips(&["127.0.0.1"]), port, Duration::from_millis(250))
+            .await
+            .unwrap();
+        assert_eq!(tcp.peer_addr().unwrap().port(), port);
+        drop((tcp, listener));
+        let failures = connect(&ips(&["127.0.0.1"]), port, Duration::from_millis(250))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            describe_failures("127.0.0.1", &failures),
             "connection refused"
         );
     }
