@@ -263,7 +263,7 @@ test('--close-timeout bounds the wait for the server to answer our Close: exit 1
   // The server never answers.
   const { status, stderr, at } = await command.exited
   t.is(status, 1)
-  t.regex(stderr, /^websocketstream: .*within 300 ms \((--close-timeout|closeTimeout)\).*\n$/)
+  t.regex(stderr, /^websocketstream: .*did not answer the Close within 300 ms \(closeTimeout\).*\n$/)
   t.true(at - interruptedAt >= 300, 'it waited for the answer first')
 })
 

@@ -180,7 +180,6 @@ function parseCommandLine() {
   const linger =
     milliseconds(values.linger, 'linger', 0) ??
     (lingerQuiet === undefined ? DEFAULT_LINGER_MS : Number.POSITIVE_INFINITY)
-  const closeTimeout = /** @type {number} */ (milliseconds(values['close-timeout'], 'close-timeout', 1))
   return {
     url: withScheme(urls[0]),
     options: {
@@ -189,12 +188,11 @@ function parseCommandLine() {
       tls,
       proxy: values.proxy,
       idleTimeout: milliseconds(values['idle-timeout'], 'idle-timeout', 0, 'off'),
-      closeTimeout,
+      closeTimeout: milliseconds(values['close-timeout'], 'close-timeout', 1),
     },
     connectTimeout: milliseconds(values['connect-timeout'], 'connect-timeout', 1),
     binary: values.binary,
     closeInfo,
-    closeTimeout,
     linger,
     lingerQuiet,
   }
@@ -228,7 +226,7 @@ function signalStatus(signal) {
 }
 
 async function main() {
-  const { url, options, connectTimeout, binary, closeInfo, closeTimeout, linger, lingerQuiet } = parseCommandLine()
+  const { url, options, connectTimeout, binary, closeInfo, linger, lingerQuiet } = parseCommandLine()
   const signal = connectTimeout === undefined ? undefined : AbortSignal.timeout(connectTimeout)
   let wss
   try {
@@ -243,18 +241,12 @@ async function main() {
   let stoppedBy = null
   /** @type {NodeJS.Timeout | undefined} */
   let lingerTimer
-  /** @type {NodeJS.Timeout | undefined} */
-  let closeTimer
 
-  /** Sends our Close; the server has --close-timeout to answer. */
+  /** Sends our Close; the server has --close-timeout (the closeTimeout option) to answer. */
   const closeNow = () => {
     if (state !== 'open') return
     state = 'closing'
     clearTimeout(lingerTimer)
-    closeTimer = setTimeout(
-      () => fail(`no answer to our Close within ${closeTimeout} ms (--close-timeout); gave up on the connection`),
-      closeTimeout,
-    )
     try {
       wss.close(closeInfo)
     } catch {
@@ -330,7 +322,6 @@ async function main() {
   const finish = () => {
     state = 'closed'
     clearTimeout(lingerTimer)
-    clearTimeout(closeTimer)
     process.stdin.destroy()
   }
   let closed
