@@ -49,21 +49,19 @@ test('a name that does not resolve has the resolver error as cause (ENOTFOUND)',
   t.is(cause.code, 'ENOTFOUND')
 })
 
-test('a 401 is an unexpected response with its status and headers, to stop on', async (t) => {
-  const url = await httpServerFor(t, 401, { 'WWW-Authenticate': 'Bearer realm="api"' })
-  const cause = await failureBeforeOpening(t, new WebSocketStream(url))
-  t.is(cause.code, 'ERR_WEBSOCKETSTREAM_UNEXPECTED_RESPONSE')
-  t.is(cause.statusCode, 401)
-  t.is(cause.headers['www-authenticate'], 'Bearer realm="api"')
-})
-
-test('a 503 is an unexpected response whose Retry-After a program can honour', async (t) => {
-  const url = await httpServerFor(t, 503, { 'Retry-After': '30' })
-  const cause = await failureBeforeOpening(t, new WebSocketStream(url))
-  t.is(cause.code, 'ERR_WEBSOCKETSTREAM_UNEXPECTED_RESPONSE')
-  t.is(cause.statusCode, 503)
-  t.is(cause.headers['retry-after'], '30')
-})
+// 401: stop (the WWW-Authenticate says why); 503: retry, after its Retry-After.
+for (const [status, header, value] of [
+  [401, 'WWW-Authenticate', 'Bearer realm="api"'],
+  [503, 'Retry-After', '30'],
+]) {
+  test(`a ${status} is an unexpected response with its status and its ${header}`, async (t) => {
+    const url = await httpServerFor(t, status, { [header]: value })
+    const cause = await failureBeforeOpening(t, new WebSocketStream(url))
+    t.is(cause.code, 'ERR_WEBSOCKETSTREAM_UNEXPECTED_RESPONSE')
+    t.is(cause.statusCode, status)
+    t.is(cause.headers[header.toLowerCase()], value)
+  })
+}
 
 test('a proxy that refuses the tunnel is ERR_WEBSOCKETSTREAM_PROXY with its status', async (t) => {
   const proxy = await startConnectProxy({ credentials: 'user:secret' })
