@@ -50,26 +50,23 @@ function statusText(aggregate) {
   return (why === undefined ? aggregate.status : `${aggregate.status}: ${why}`).slice(0, 90)
 }
 
-/** The scenario kinds whose table has one more column, and its title. */
+/** The scenario kinds whose table has more columns: each one's title and figure. */
 const EXTRA_COLUMNS = {
-  concurrent: 'RSS/conn (KiB)',
-  'slow-consumer': 'msgs read',
-  'receive-deflate': 'wire B/msg',
-  'send-deflate': 'wire B/msg',
-}
-
-function extraFigure(kind, m) {
-  switch (kind) {
-    case 'concurrent':
-      return formatNumber(m.rssPerConnectionBytes / 1024)
-    case 'slow-consumer':
-      return formatNumber(m.messages)
-    case 'receive-deflate':
-    case 'send-deflate':
-      return formatNumber(m.wireBytesPerMessage)
-    default:
-      return ''
-  }
+  concurrent: [['RSS/conn (KiB)', (m) => formatNumber(m.rssPerConnectionBytes / 1024)]],
+  'slow-consumer': [['msgs read', (m) => formatNumber(m.messages)]],
+  'receive-deflate': [['wire B/msg', (m) => formatNumber(m.wireBytesPerMessage)]],
+  'send-deflate': [['wire B/msg', (m) => formatNumber(m.wireBytesPerMessage)]],
+  'scale-broadcast': [
+    ['open all (s)', (m) => formatNumber(m.openSeconds)],
+    ['RSS/conn (KiB)', (m) => formatNumber(m.rssPerConnectionBytes / 1024)],
+    ['heap/conn (KiB)', (m) => formatNumber(m.heapPerConnectionBytes / 1024)],
+    ['server send (s)', (m) => formatNumber(m.serverSendSeconds)],
+  ],
+  'busy-flood': [
+    ['fairness (slowest/fastest)', (m) => formatNumber(m.fairness)],
+    ['slowest / fastest msgs', (m) => `${formatNumber(m.slowestMessages)} / ${formatNumber(m.fastestMessages)}`],
+    ['window (s)', (m) => formatNumber(m.seconds)],
+  ],
 }
 
 function scenarioRows(scenario, results) {
@@ -80,7 +77,7 @@ function scenarioRows(scenario, results) {
     'CPU µs/op',
     'latency median / p99 (µs)',
     'peak RSS (MiB)',
-    EXTRA_COLUMNS[scenario.kind] ?? '',
+    ...(EXTRA_COLUMNS[scenario.kind] ?? []).map(([title]) => title),
     'notes',
   ]
   const rows = CLIENTS.map(({ id, label }) => {
@@ -88,7 +85,6 @@ function scenarioRows(scenario, results) {
     const m = aggregate?.status === 'ok' ? aggregate.median : {}
     const latency =
       m.latencyMedianUs === undefined ? '–' : `${formatNumber(m.latencyMedianUs)} / ${formatNumber(m.latencyP99Us)}`
-    const extra = extraFigure(scenario.kind, m)
     return [
       label,
       formatNumber(m.rate),
@@ -96,7 +92,7 @@ function scenarioRows(scenario, results) {
       formatNumber(m.cpuUsPerOp),
       latency,
       formatNumber(m.peakRssBytes / MiB),
-      extra,
+      ...(EXTRA_COLUMNS[scenario.kind] ?? []).map(([, figure]) => (aggregate?.status === 'ok' ? figure(m) : '–')),
       statusText(aggregate),
     ]
   })

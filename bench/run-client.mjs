@@ -1,7 +1,7 @@
 // Runs one client process for one scenario, bounded in time, and reads back
 // its result line. Never throws: a failure is a result with a status.
 
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const MAX_CAPTURE = 64 * 1024
@@ -14,10 +14,22 @@ export function runClient(clientId, scenario, serverUrl) {
   const script = fileURLToPath(new URL(`./clients/${clientId}.mjs`, import.meta.url))
   const job = JSON.stringify({ scenario, server: serverUrl })
   const started = performance.now()
-  // --expose-gc: the concurrent scenario collects garbage before it reads RSS.
-  const child = spawn(process.execPath, ['--expose-gc', script, job], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  // --expose-gc: the memory scenarios collect garbage before they read RSS.
+  const command = [process.execPath, '--expose-gc', script, job]
+  let launch = command
+  if (scenario.fileDescriptors) {
+    const limits = openFileLimits()
+    if (limits.hard < scenario.fileDescriptors) {
+      const message = `needs ${scenario.fileDescriptors} file descriptors, the hard limit (ulimit -Hn) is ${limits.hard}`
+      return Promise.resolve({ status: 'error', message, wallSeconds: 0, lingered: false })
+    }
+    // Node cannot raise its own RLIMIT_NOFILE: a shell raises the soft limit
+    // (up to the hard one) and then becomes the client.
+    if (limits.soft < scenario.fileDescriptors) {
+      launch = ['sh', '-c', 'ulimit -S -n "$0" && exec "$@"', String(scenario.fileDescriptors), ...command]
+    }
+  }
+  const child = spawn(launch[0], launch.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => {
@@ -51,6 +63,16 @@ export function runClient(clientId, scenario, serverUrl) {
       }
     })
   })
+}
+
+/** This shell's soft and hard limits on open files (ulimit -Sn, -Hn); Infinity for unlimited. */
+function openFileLimits() {
+  const { stdout } = spawnSync('sh', ['-c', 'ulimit -S -n; ulimit -H -n'], { encoding: 'utf8' })
+  const [soft, hard] = stdout
+    .trim()
+    .split('\n')
+    .map((text) => (text === 'unlimited' ? Number.POSITIVE_INFINITY : Number(text)))
+  return { soft, hard }
 }
 
 /** The line of a client's stderr that says why it failed. */

@@ -23,12 +23,21 @@ export const BASELINE = 'ws'
 
 const rate = (unit) => ({ field: 'rate', unit, better: 'higher' })
 
+/** Every client but the ceiling, which has no network. */
+const NETWORK_CLIENTS = CLIENTS.map(({ id }) => id).filter((id) => id !== 'ceiling')
+
 /**
  * The clients that negotiate permessage-deflate (undici's two inflate what
  * they receive but send uncompressed). The ceiling has no compression, so it
  * sits the deflate scenarios out.
  */
-const DEFLATE_CLIENTS = ['websocketstream', 'ws', 'undici-websocket', 'undici-websocketstream']
+const DEFLATE_CLIENTS = NETWORK_CLIENTS
+
+/**
+ * File descriptors a client process needs besides one per connection: Node's
+ * own (about 30), the load server's connection and the broadcast server's pipes.
+ */
+const FILE_DESCRIPTOR_HEADROOM = 100
 
 /**
  * `full` and `quick` hold the sizes that differ between a full run and
@@ -158,9 +167,43 @@ const DEFINITIONS = [
     quick: { count: 500, budgetSeconds: 10 },
     headline: { field: 'rssPerConnectionBytes', unit: 'KiB/conn', better: 'lower', scale: 1 / KiB },
   },
+  {
+    id: 'scale-10k',
+    title: 'many connections, a read pending on each, then 100 × 32 B broadcast to all, 10 per write',
+    kind: 'scale-broadcast',
+    size: 32,
+    type: 'binary',
+    // The broadcast server holds the other ends; the ceiling has no network.
+    clients: NETWORK_CLIENTS,
+    // The server writes 10 messages at a time to each connection (10 rounds
+    // over all of them): one write per message would make the broadcast
+    // server, Node on the other core, the bottleneck (about 10 µs a write).
+    perWrite: 10,
+    full: { connections: 10_000, count: 100, budgetSeconds: 120 },
+    quick: { connections: 1_000, count: 100, budgetSeconds: 30 },
+    headline: rate('msgs/s'),
+  },
+  {
+    id: 'busy-1k',
+    title: 'many connections flooded at once, 16 B binary: aggregate rate and fairness at half-way',
+    kind: 'busy-flood',
+    size: 16,
+    type: 'binary',
+    clients: NETWORK_CLIENTS,
+    // The rate and fairness are taken when half of all the messages have arrived.
+    full: { connections: 1_000, count: 5_000, budgetSeconds: 90 },
+    quick: { connections: 200, count: 5_000, budgetSeconds: 30 },
+    headline: rate('msgs/s'),
+  },
 ]
 
 /** The scenarios of a full or quick run, each flattened to plain fields a client reads. */
 export function scenarios({ quick }) {
-  return DEFINITIONS.map(({ full, quick: small, ...shared }) => ({ ...shared, ...(quick ? small : full) }))
+  return DEFINITIONS.map(({ full, quick: small, ...shared }) => {
+    const scenario = { ...shared, ...(quick ? small : full) }
+    // The scale scenarios hold a socket per connection: run-client.mjs raises
+    // the client's soft limit to this, or reports the hard limit that stops it.
+    if (scenario.connections) scenario.fileDescriptors = scenario.connections + FILE_DESCRIPTOR_HEADROOM
+    return scenario
+  })
 }

@@ -4,8 +4,11 @@
 // A client runs exactly one scenario once, in its own process, so that peak
 // RSS (VmHWM) belongs to that scenario alone.
 
+import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 
 export { sleep }
 
@@ -195,6 +198,7 @@ export async function main(scenarios) {
     const { scenario, server } = readJob()
     const run = scenarios[scenario.kind]
     if (!run) throw new Error(`this client has no scenario of kind ${scenario.kind}`)
+    if (scenario.fileDescriptors) checkOpenFileLimit(scenario.fileDescriptors)
     // run.mjs kills a client past its budget; this covers a run.mjs that died.
     setTimeout(
       () => {
@@ -224,7 +228,11 @@ export async function runLimited(count, limit, task) {
   return results
 }
 
-/** Handshakes in flight at once in the concurrent-connections scenario (all clients alike). */
+/**
+ * Handshakes in flight at once in the scenarios that open many connections
+ * (all clients alike): well under the servers' listen backlog (4096, capped
+ * by net.core.somaxconn), so no SYN is dropped and retried a second later.
+ */
 const HANDSHAKES_IN_FLIGHT = 100
 
 /**
@@ -342,5 +350,173 @@ export function stopwatch() {
       const cpu = process.cpuUsage(cpuStart)
       return { seconds: (performance.now() - wallStart) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
     },
+  }
+}
+
+/** The soft and hard limits on open files (RLIMIT_NOFILE) from /proc/self/limits; Infinity for unlimited. */
+function openFileLimits() {
+  const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+  const limit = (text) => (text === 'unlimited' ? Number.POSITIVE_INFINITY : Number(text))
+  return { soft: limit(match[1]), hard: limit(match[2]) }
+}
+
+/**
+ * Fails at once, saying which limit, when the scenario needs more file
+ * descriptors than this process may open (run-client.mjs raises the soft
+ * limit up to the hard one before it starts a client; Node cannot).
+ */
+function checkOpenFileLimit(needed) {
+  const { soft, hard } = openFileLimits()
+  if (soft < needed) {
+    throw new Error(
+      `needs ${needed} file descriptors; this process may open ${soft} (ulimit -Sn; the hard limit is ${hard})`,
+    )
+  }
+}
+
+const broadcastServerScript = fileURLToPath(new URL('../broadcast-server.mjs', import.meta.url))
+
+/**
+ * Starts bench/broadcast-server.mjs in its own process (on the other core,
+ * as the load server is; its file-descriptor limit is this process's).
+ * `send(count, size, perWrite)` resolves once the server has handed every
+ * write to the kernel, with the milliseconds that took.
+ * @returns {Promise<{ url: string, send: (count: number, size: number, perWrite: number) => Promise<number>, stop: () => void }>}
+ */
+async function startBroadcastServer() {
+  const child = spawn(process.execPath, [broadcastServerScript], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  async function expectLine(pattern) {
+    const { value, done } = await lines.next()
+    const match = done ? null : pattern.exec(value)
+    if (!match) throw new Error(`the broadcast server said ${JSON.stringify(value ?? 'nothing (it exited)')}`)
+    return match
+  }
+  const [, port] = await expectLine(/^listening (\d+)$/)
+  return {
+    url: `ws://127.0.0.1:${port}/`,
+    async send(count, size, perWrite) {
+      child.stdin.write(`send ${count} ${size} ${perWrite}\n`)
+      const [, milliseconds] = await expectLine(/^sent ([\d.]+)$/)
+      return Number(milliseconds)
+    },
+    stop: () => child.stdin.end(),
+  }
+}
+
+/**
+ * @typedef {object} CountingClient what the scale scenarios need of a client
+ * @property {(url: string) => Promise<void>} connectAndClose one connection
+ *   opened and closed
+ * @property {(url: string, onMessage?: () => void) => Promise<{ received: Promise<number> }>}
+ *   openCounting opens a connection and reads every message as it comes
+ *   (for a stream client: a `read()` always pending), calling `onMessage`
+ *   for each; `received` resolves with the count once the server's Close
+ *   has closed it
+ */
+
+/** RSS and V8's used heap, after a garbage collection. */
+async function memoryNow() {
+  await settleMemory()
+  return { rss: currentRss(), heap: process.memoryUsage().heapUsed }
+}
+
+/** Throws unless every connection received exactly `count` messages. */
+function checkEveryConnection(received, count) {
+  const wrong = received.findIndex((messages) => messages !== count)
+  if (wrong >= 0) throw new Error(`connection ${wrong} received ${received[wrong]} messages, not ${count}`)
+}
+
+/**
+ * scale-10k: opens `scenario.connections` connections to the broadcast
+ * server, each reading, and measures the time that took and the memory each
+ * holds; then the server broadcasts `scenario.count` messages to all of them
+ * (`scenario.perWrite` to every connection, then the next ones) and Close, timed until
+ * every connection has counted them all and closed.
+ * @param {CountingClient} client
+ */
+export async function measureBroadcast(scenario, server, client) {
+  const broadcaster = await startBroadcastServer()
+  try {
+    // One connection first, so one-time costs (loading the client, starting
+    // its runtime, compiling its code) are not counted per connection.
+    await client.connectAndClose(`${server}/echo`)
+    const before = await memoryNow()
+    const opening = stopwatch()
+    const connections = await runLimited(scenario.connections, HANDSHAKES_IN_FLIGHT, () =>
+      client.openCounting(broadcaster.url),
+    )
+    const opened = opening.stop()
+    const after = await memoryNow()
+    const sending = stopwatch()
+    const [received, serverMilliseconds] = await Promise.all([
+      Promise.all(connections.map((connection) => connection.received)),
+      broadcaster.send(scenario.count, scenario.size, scenario.perWrite),
+    ])
+    const timing = sending.stop()
+    checkEveryConnection(received, scenario.count)
+    const messages = scenario.connections * scenario.count
+    return {
+      messages,
+      bytes: messages * scenario.size,
+      ...timing,
+      openSeconds: opened.seconds,
+      openCpuSeconds: opened.cpuSeconds,
+      rssPerConnectionBytes: (after.rss - before.rss) / scenario.connections,
+      heapPerConnectionBytes: (after.heap - before.heap) / scenario.connections,
+      serverSendSeconds: serverMilliseconds / 1000,
+    }
+  } finally {
+    broadcaster.stop()
+  }
+}
+
+/**
+ * busy-1k: opens `scenario.connections` connections, then the server writes
+ * every connection its whole flood of `scenario.count` messages at once. The
+ * window closes when half of all the messages have arrived: the aggregate
+ * rate is over that window, and fairness is how evenly it was shared, the
+ * slowest connection's count over the fastest's at that moment (1 when all
+ * have half of theirs). The snapshot is taken in the message callback itself,
+ * because a timer would wait for the busy event loop. Then every connection
+ * reads the rest of its flood and closes.
+ * @param {CountingClient} client
+ */
+export async function measureBusyFlood(scenario, client) {
+  const broadcaster = await startBroadcastServer()
+  try {
+    const counts = new Float64Array(scenario.connections)
+    const windowEnd = (scenario.connections * scenario.count) / 2
+    let total = 0
+    let inWindow = null
+    let window = null
+    let timing = null
+    const connections = await runLimited(scenario.connections, HANDSHAKES_IN_FLIGHT, (index) =>
+      client.openCounting(broadcaster.url, () => {
+        counts[index]++
+        if (++total === windowEnd) {
+          timing = window.stop()
+          inWindow = Array.from(counts)
+        }
+      }),
+    )
+    window = stopwatch()
+    const [received] = await Promise.all([
+      Promise.all(connections.map((connection) => connection.received)),
+      broadcaster.send(scenario.count, scenario.size, scenario.count),
+    ])
+    checkEveryConnection(received, scenario.count)
+    const slowest = Math.min(...inWindow)
+    const fastest = Math.max(...inWindow)
+    return {
+      messages: windowEnd,
+      bytes: windowEnd * scenario.size,
+      ...timing,
+      fairness: slowest / fastest,
+      slowestMessages: slowest,
+      fastestMessages: fastest,
+    }
+  } finally {
+    broadcaster.stop()
   }
 }

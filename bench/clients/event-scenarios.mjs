@@ -12,6 +12,8 @@ import {
   feedMessage,
   latencyStats,
   makePayload,
+  measureBroadcast,
+  measureBusyFlood,
   measureRssPerConnection,
   messageLength,
   peakRss,
@@ -42,6 +44,24 @@ export function eventScenarios(client) {
     const closed = client.closed(ws)
     await client.opened(ws)
     return { ws, closed }
+  }
+
+  /** The scale scenarios' connections (CountingClient in common.mjs). */
+  const countingClient = {
+    async connectAndClose(url) {
+      const { ws, closed } = await open(url)
+      ws.close(1000)
+      await closed
+    },
+    async openCounting(url, onMessage = () => {}) {
+      const { ws, closed } = await open(url)
+      let messages = 0
+      client.onMessage(ws, () => {
+        messages++
+        onMessage()
+      })
+      return { received: closed.then(() => messages) }
+    },
   }
 
   /**
@@ -173,11 +193,7 @@ export function eventScenarios(client) {
 
     async 'connect-close'(scenario, server) {
       const url = routeUrl(server, scenario)
-      return timeConnectCloseCycles(scenario.count, async () => {
-        const { ws, closed } = await open(url)
-        ws.close(1000)
-        await closed
-      })
+      return timeConnectCloseCycles(scenario.count, () => countingClient.connectAndClose(url))
     },
 
     async concurrent(scenario, server) {
@@ -193,5 +209,9 @@ export function eventScenarios(client) {
       }
       return measureRssPerConnection(scenario.count, openIdle, close)
     },
+
+    'scale-broadcast': (scenario, server) => measureBroadcast(scenario, server, countingClient),
+
+    'busy-flood': (scenario) => measureBusyFlood(scenario, countingClient),
   }
 }

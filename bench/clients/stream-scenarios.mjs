@@ -12,6 +12,8 @@ import {
   feedMessage,
   latencyStats,
   makePayload,
+  measureBroadcast,
+  measureBusyFlood,
   measureRssPerConnection,
   messageLength,
   peakRss,
@@ -75,6 +77,31 @@ export function streamScenarios(WebSocketStream) {
     const timing = watch.stop()
     if (failure) throw failure
     return { reason, timing }
+  }
+
+  /** The scale scenarios' connections (CountingClient in common.mjs). */
+  const countingClient = {
+    async connectAndClose(url) {
+      const wss = new WebSocketStream(url)
+      await wss.opened
+      wss.close({ closeCode: 1000 })
+      await wss.closed
+    },
+    async openCounting(url, onMessage = noop) {
+      const wss = new WebSocketStream(url)
+      const { readable } = await wss.opened
+      const reader = readable.getReader()
+      const counting = async () => {
+        let messages = 0
+        while (!(await reader.read()).done) {
+          messages++
+          onMessage()
+        }
+        await wss.closed
+        return messages
+      }
+      return { received: counting() }
+    },
   }
 
   return {
@@ -166,12 +193,7 @@ export function streamScenarios(WebSocketStream) {
     /** Sequential connect, open, close, closed. */
     async 'connect-close'(scenario, server) {
       const url = routeUrl(server, scenario)
-      return timeConnectCloseCycles(scenario.count, async () => {
-        const wss = new WebSocketStream(url)
-        await wss.opened
-        wss.close({ closeCode: 1000 })
-        await wss.closed
-      })
+      return timeConnectCloseCycles(scenario.count, () => countingClient.connectAndClose(url))
     },
 
     /** Many open connections, each with a read pending as an application's would be. */
@@ -189,5 +211,11 @@ export function streamScenarios(WebSocketStream) {
       }
       return measureRssPerConnection(scenario.count, open, close)
     },
+
+    /** Thousands of connections, each with a read pending; then a broadcast to all of them. */
+    'scale-broadcast': (scenario, server) => measureBroadcast(scenario, server, countingClient),
+
+    /** Many connections flooded at once: the aggregate rate and how evenly it is shared. */
+    'busy-flood': (scenario) => measureBusyFlood(scenario, countingClient),
   }
 }
