@@ -162,7 +162,15 @@ async function waitPhase(client, name, ms = 30_000) {
 
 /** Answers the client's Close and checks the whole run ended cleanly with 1000 'done'. */
 async function finish(t, client, socket, reading) {
-  await reading.until((state) => state.close !== null, 30_000, "the client's Close")
+  try {
+    await reading.until((state) => state.close !== null, 30_000, "the client's Close")
+  } catch (error) {
+    // No Close: say what the client process last reported, and how it ended if it did.
+    const exit = await Promise.race([client.exited, delay(2000, 'still running')])
+    t.log(`client exit: ${JSON.stringify(exit)}; stdout: ${client.output.stdout.slice(-1500)}`)
+    t.log(`client stderr: ${client.output.stderr.slice(-1500) || '(none)'}`)
+    throw error
+  }
   t.is(reading.close.code, 1000)
   t.is(reading.unmasked, 0, 'every client frame is masked')
   socket.end(closeFrame(1000, 'done'))
