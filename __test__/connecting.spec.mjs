@@ -276,6 +276,30 @@ blackHoleTest('a black-holed first address is left after the attempt delay and t
   },
 )
 
+// Serial: it changes Node's process-wide autoSelectFamily default.
+;(hasIPv6Loopback ? test.serial : test.skip)(
+  'with net.setDefaultAutoSelectFamily(false), only the first address is tried, as net.connect does',
+  async (t) => {
+    const server = await wsServerFor(t)
+    const previous = net.getDefaultAutoSelectFamily()
+    net.setDefaultAutoSelectFamily(false)
+    t.teardown(() => net.setDefaultAutoSelectFamily(previous))
+    // ::1 has nothing on the server's port; 127.0.0.1 would answer.
+    const { lookup } = recordingLookup(() => [v6('::1'), v4('127.0.0.1')])
+    const wss = clientFor(t, `ws://first-only.test:${server.port}/`, { lookup })
+    const error = await assertFailedBeforeOpening(t, wss, 'the first address only')
+    t.regex(
+      error.message,
+      new RegExp(
+        `could not connect to first-only\\.test:${server.port}: tried \\[::1\\]:${server.port} \\(connection refused\\)$`,
+      ),
+    )
+    net.setDefaultAutoSelectFamily(previous)
+    const client = await openedClientFor(t, `ws://first-only.test:${server.port}/again`, { lookup })
+    await echoThenClose(t, client, 'with the default back, the second address answers')
+  },
+)
+
 loopbackRangeTest(
   'the families take turns from the first address family, and a refused attempt starts the next at once',
   async (t) => {

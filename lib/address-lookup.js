@@ -3,7 +3,9 @@
 // The addresses to connect to, found the way net.connect finds them: with
 // dns.lookup (getaddrinfo: /etc/hosts, then the OS resolver, in its order) or
 // with the application's own `lookup` of the same signature. Every address is
-// asked for at once: the native side races them (src/happy_eyeballs.rs).
+// asked for at once: the native side races them (src/happy_eyeballs.rs),
+// unless the process turned that off with net.setDefaultAutoSelectFamily(false),
+// in which case only the first is tried, as net.connect then does.
 
 const dns = require('node:dns')
 const net = require('node:net')
@@ -50,7 +52,7 @@ function lookupAddresses(host, lookup, found, failed) {
     const invalid = addresses.findIndex((address) => typeof address !== 'string' || net.isIP(address) === 0)
     if (addresses.length === 0) fail('returned no address')
     else if (invalid !== -1) fail(`returned ${describe(addresses[invalid])}, which is not an IP address`)
-    else found(/** @type {string[]} */ (addresses))
+    else found(net.getDefaultAutoSelectFamily() ? /** @type {string[]} */ (addresses) : [addresses[0]])
   }
   try {
     ;(lookup ?? dnsLookup)(host, { all: true }, answer)
