@@ -59,22 +59,25 @@ test('an open connection keeps the process alive until the server closes it', as
   t.true(output.stdout.includes('closed WebSocketError 1006'), output.stdout)
 })
 
-test('a stream collected without close() ends its socket', async (t) => {
-  let serverSawClose
-  const sawClose = new Promise((resolve) => (serverSawClose = resolve))
-  const peer = await server(t, (socket) => {
-    socket.send('first')
-    socket.send('second')
-    socket.on('close', (code) => serverSawClose(code))
+// 'hooked': an async hook holds every resource, as why-is-node-running does.
+for (const variant of ['plain', 'hooked']) {
+  test(`a stream collected without close() ends its socket (${variant})`, async (t) => {
+    let serverSawClose
+    const sawClose = new Promise((resolve) => (serverSawClose = resolve))
+    const peer = await server(t, (socket) => {
+      socket.send('first')
+      socket.send('second')
+      socket.on('close', (code) => serverSawClose(code))
+    })
+    const { child, output, waitFor } = runFixture(t, 'gc-drop.mjs', [peer.url, variant], ['--expose-gc'])
+    await waitFor(/^dropped$/m, 10000)
+    t.true(output.stdout.includes('read: first'), output.stdout)
+    const code = await withTimeout(sawClose, 10000, 'the server to see the connection close after gc()')
+    t.is(child.exitCode, null, `the process had exited, which would end the socket anyway: ${output.stderr}`)
+    t.is(child.signalCode, null)
+    t.log(`server saw close code ${code}`)
   })
-  const { child, output, waitFor } = runFixture(t, 'gc-drop.mjs', [peer.url], ['--expose-gc'])
-  await waitFor(/^dropped$/m, 10000)
-  t.true(output.stdout.includes('read: first'), output.stdout)
-  const code = await withTimeout(sawClose, 10000, 'the server to see the connection close after gc()')
-  t.is(child.exitCode, null, `the process had exited, which would end the socket anyway: ${output.stderr}`)
-  t.is(child.signalCode, null)
-  t.log(`server saw close code ${code}`)
-})
+}
 
 test('three worker_threads at once each echo a message', async (t) => {
   const { url } = await server(t)

@@ -171,6 +171,18 @@ function listenWeakly(session) {
   return ([kind, opened, closed, payload]) => weakSession.deref()?.onNativeEvent(kind, opened, closed, payload)
 }
 
+/**
+ * The session as async_hooks tools see it (lib/connection-resource.js). Such
+ * a tool may hold the resource for good, so it reaches the session only
+ * weakly; made out here for the reason given at listenWeakly.
+ * @param {Session} session
+ * @returns {ConnectionResource}
+ */
+function namedResource(session) {
+  const weakSession = new WeakRef(session)
+  return new ConnectionResource(session.url, () => (weakSession.deref()?.readyState ?? CLOSED) !== CLOSED)
+}
+
 class Session {
   /**
    * @param {string} url the serialized URL, for error messages
@@ -208,9 +220,7 @@ class Session {
     this.wroteThisTurn = false
     /** For the open event's handshake duration. */
     this.connectStartedAt = performance.now()
-    // Named for async_hooks tools; it must not keep the session reachable.
-    const weakSession = new WeakRef(this)
-    this.resource = new ConnectionResource(url, () => (weakSession.deref()?.readyState ?? CLOSED) !== CLOSED)
+    this.resource = namedResource(this)
 
     if (signal !== null) {
       if (signal.aborted) {
