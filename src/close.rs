@@ -59,6 +59,19 @@ pub enum ReadFailure {
     Violation { close_code: u16, message: String },
 }
 
+impl ReadFailure {
+    /// The failure to report when no Close of ours is sent for it.
+    pub fn into_failure(self) -> Failure {
+        match self {
+            ReadFailure::Abrupt(failure) => failure,
+            ReadFailure::Violation {
+                close_code,
+                message,
+            } => Failure::violation(close_code, message),
+        }
+    }
+}
+
 pub fn classify_read_error(error: Error) -> ReadFailure {
     match error {
         Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {

@@ -447,15 +447,7 @@ impl Driver {
             }
             // After the server's Close, whatever breaks, the closing handshake
             // is complete (the phase's outcome is clean).
-            ReadFailure::Violation { .. } | ReadFailure::Abrupt(_) => {
-                Err(self.phase.outcome(|| match failure {
-                    ReadFailure::Abrupt(failure) => failure,
-                    ReadFailure::Violation {
-                        close_code,
-                        message,
-                    } => Failure::violation(close_code, message),
-                }))
-            }
+            other => Err(self.phase.outcome(|| other.into_failure())),
         }
     }
 
