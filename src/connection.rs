@@ -3,6 +3,7 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -21,6 +22,7 @@ use crate::handshake::{self, HandshakeRequest};
 use crate::idle_timer::{IdleTimer, IdleVerdict, Observed, QuietProbe};
 use crate::inbound::{InboundQueue, MessageKind, ReceivedBatch};
 use crate::inflating_stream::InflatingStream;
+use crate::js_poll::PollHandle;
 use crate::limits::{max_frame_size, websocket_config};
 use crate::lock::lock;
 use crate::message_compressor::MessageCompressor;
@@ -29,6 +31,8 @@ use crate::permessage_deflate::DeflateSettings;
 use crate::phase::Phase;
 use crate::read_ahead::ReadAhead;
 use crate::send_queue::unacknowledged_bytes;
+#[cfg(unix)]
+use crate::tcp::Tcp;
 use crate::transport::{self, Transport, TransportTarget};
 
 type Socket = WebSocketStream<CountingStream<InflatingStream<ReadAhead<Transport>>>>;
@@ -44,8 +48,18 @@ pub struct Shared {
     /// the task ends the connection with it. Read on every poll, so lock-free.
     js_thread_failure: OnceLock<String>,
     /// The open connection's state. The task locks it for each poll; JS may
-    /// lock it to write at once (see `write_from_js`).
+    /// lock it to write or read at once (`write_from_js`, `read_from_js`).
     driver: Mutex<Option<Driver>>,
+    /// The libuv handle through which the JS thread polls the socket
+    /// (js_poll.rs). Only the JS thread takes this lock.
+    js_poll: Mutex<Option<PollHandle>>,
+    /// Whether there is such a handle: set by the JS thread while it holds
+    /// `driver`, read by the task when the connection ends.
+    js_polling: AtomicBool,
+    /// A connection that ended while its socket was polled: libuv forbids
+    /// closing a polled descriptor, so the socket closes (this is dropped)
+    /// once the JS thread stopped polling it.
+    ended_while_polled: Mutex<Option<Driver>>,
 }
 
 impl Shared {
@@ -57,6 +71,81 @@ impl Shared {
             return false;
         };
         driver.as_mut().is_some_and(Driver::write_from_js)
+    }
+
+    /// Reads and decodes on the JS thread, now that libuv saw the socket
+    /// readable (js_poll.rs). Whenever it does not, the task is woken to:
+    /// tokio's read interest may still be with the watch's idle waker.
+    #[cfg(unix)]
+    pub fn read_from_js(&self) {
+        let read = match self.driver.try_lock() {
+            Ok(mut driver) => driver.as_mut().is_some_and(Driver::read_from_js),
+            Err(_) => false,
+        };
+        if !read {
+            self.driver_waker.wake();
+        }
+    }
+
+    /// Starts the JS thread's poll of the socket, unless it runs already or
+    /// the connection does not deliver messages from the socket to JS the
+    /// plain way (closing, or inflating: decompression is the task's work).
+    /// `start` gets the descriptor, and it stays open while the handle
+    /// `start` returns exists.
+    #[cfg(unix)]
+    pub fn start_js_poll(&self, start: impl FnOnce(std::os::fd::RawFd) -> Option<PollHandle>) {
+        use std::os::fd::AsRawFd;
+        if self.js_polling.load(Ordering::SeqCst) {
+            return;
+        }
+        // A busy task is reading already, and will hand the message over.
+        let Ok(driver) = self.driver.try_lock() else {
+            return;
+        };
+        let Some(driver) = driver.as_ref() else {
+            return;
+        };
+        if !driver.phase.delivers_data() || driver.inflates() {
+            return;
+        }
+        let socket = driver.transport().socket();
+        if !socket.js_watch_starts() {
+            // tokio saw it readable, but the waker it woke may have been
+            // the one an earlier watch left: make sure the task reads.
+            self.driver_waker.wake();
+            return;
+        }
+        match start(socket.stream().as_raw_fd()) {
+            Some(handle) => {
+                *lock(&self.js_poll) = Some(handle);
+                // Still under `driver`: the task cannot have taken the
+                // driver to close the socket without seeing this.
+                self.js_polling.store(true, Ordering::SeqCst);
+            }
+            // tokio's read interest was handed over to nobody: back to the task.
+            None => self.driver_waker.wake(),
+        }
+    }
+
+    /// Stops the JS thread's poll (`stop` gets the handle, while the socket
+    /// is still open), and closes the socket of a connection that ended
+    /// meanwhile. False if there was none.
+    #[cfg(unix)]
+    pub fn stop_js_poll(&self, stop: impl FnOnce(PollHandle)) -> bool {
+        // Only the JS thread sets it: no lock needed to know there is none.
+        if !self.js_polling.load(Ordering::SeqCst) {
+            return false;
+        }
+        let Some(handle) = lock(&self.js_poll).take() else {
+            return false;
+        };
+        stop(handle);
+        // The handover with DriverSlot: it parks the ended driver while it
+        // sees the poll, and looks again after parking it.
+        self.js_polling.store(false, Ordering::SeqCst);
+        let ended = lock(&self.ended_while_polled).take();
+        drop(ended);
+        true
     }
 
     /// The JS side of the connection broke: the task ends the connection
@@ -75,7 +164,19 @@ struct DriverSlot<'a>(&'a Shared);
 
 impl Drop for DriverSlot<'_> {
     fn drop(&mut self) {
-        lock(&self.0.driver).take();
+        let shared = self.0;
+        let mut ended = lock(&shared.driver).take();
+        // The socket may not close while the JS thread polls it: leave the
+        // driver for stop_js_poll, unless that has run meanwhile (it clears
+        // the flag before it looks for a parked driver).
+        if shared.js_polling.load(Ordering::SeqCst) {
+            *lock(&shared.ended_while_polled) = ended;
+            if shared.js_polling.load(Ordering::SeqCst) {
+                return;
+            }
+            ended = lock(&shared.ended_while_polled).take();
+        }
+        drop(ended);
     }
 }
 
@@ -198,6 +299,22 @@ impl Driver {
         }
     }
 
+    /// permessage-deflate was agreed: received messages are inflated.
+    #[cfg(unix)]
+    fn inflates(&self) -> bool {
+        self.ws.get_ref().get_ref().inflates()
+    }
+
+    #[cfg(unix)]
+    fn transport(&self) -> &Transport {
+        self.ws.get_ref().get_ref().get_ref().get_ref()
+    }
+
+    #[cfg(unix)]
+    fn socket_mut(&mut self) -> &mut Tcp {
+        self.ws.get_mut().get_mut().get_mut().get_mut().socket_mut()
+    }
+
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<CloseOutcome> {
         self.shared.driver_waker.register(cx.waker());
         match &mut self.waker {
@@ -256,7 +373,42 @@ impl Driver {
             return false;
         }
         if let Err(outcome) = self.poll_writes(&mut Context::from_waker(&waker)) {
-            self.phase.on_write_failed_on_js_thread(outcome);
+            self.phase.on_failed_on_js_thread(outcome);
+            waker.wake();
+        }
+        true
+    }
+
+    /// `Shared::read_from_js`: the task's read step, run on the JS thread
+    /// with the task's waker over at most two socket reads (tcp.rs). The
+    /// task is woken when there is more for it: what the JS thread did not
+    /// read, a pong or Close reply to send, a failure.
+    /// False if it did not read.
+    #[cfg(unix)]
+    fn read_from_js(&mut self) -> bool {
+        let Some(waker) = self.waker.clone() else {
+            return false;
+        };
+        if !self.phase.delivers_data() {
+            return false;
+        }
+        let cx = &mut Context::from_waker(&waker);
+        // A Close read here starts the closing handshake's timer, which
+        // belongs to the runtime.
+        let Ok(runtime) = crate::runtime::runtime() else {
+            return false;
+        };
+        let _in_runtime = runtime.enter();
+        self.socket_mut().read_on_js_thread();
+        let read = self.read_available(cx);
+        let unread_left = self.socket_mut().read_through_tokio();
+        if self.received.hand_over(&self.shared.inbound) {
+            self.events.send(Event::Messages);
+        }
+        if let Err(outcome) = read {
+            self.phase.on_failed_on_js_thread(outcome);
+            waker.wake();
+        } else if unread_left || self.writes.needs_flush() {
             waker.wake();
         }
         true

@@ -35,6 +35,10 @@ impl<S> CountingStream<S> {
         &self.inner
     }
 
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
     /// Total bytes read since the connection opened.
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read

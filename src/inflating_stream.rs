@@ -78,6 +78,15 @@ impl<S> InflatingStream<S> {
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
+
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// permessage-deflate was agreed.
+    pub fn inflates(&self) -> bool {
+        self.inflater.is_some()
+    }
 }
 
 /// What the bytes read next are.

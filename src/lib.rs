@@ -13,6 +13,7 @@ mod http_head;
 mod idle_timer;
 mod inbound;
 mod inflating_stream;
+mod js_poll;
 mod limits;
 mod lock;
 mod message_compressor;
@@ -23,6 +24,7 @@ mod pinned_certificate;
 mod read_ahead;
 mod runtime;
 mod send_queue;
+mod tcp;
 mod tls;
 mod transport;
 
@@ -32,7 +34,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use napi::bindgen_prelude::{Function, Uint32ArraySlice, Uint8Array, Uint8ArraySlice, Unknown};
-use napi::{Error, Result, Status};
+use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use tokio::task::AbortHandle;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -216,13 +218,20 @@ pub fn connect(
     let runtime =
         runtime::runtime().map_err(|message| Error::new(Status::GenericFailure, message))?;
     let target = options.into_target()?;
+    let shared = Arc::new(Shared::default());
+    let watched = Arc::downgrade(&shared);
     let events = Arc::new(EventSink::new(
         on_event
             .build_threadsafe_function::<Event>()
             .callee_handled::<false>()
-            .build_callback(|context| Ok(context.value.into_args()))?,
+            .build_callback(move |context| {
+                if let (Event::Closed(_), Some(shared)) = (&context.value, watched.upgrade()) {
+                    // The socket an ended connection kept for the poll closes now.
+                    js_poll::unwatch_socket(&shared);
+                }
+                Ok(context.value.into_args())
+            })?,
     ));
-    let shared = Arc::new(Shared::default());
     let task_shared = shared.clone();
     let task = runtime.spawn(async move {
         let session = connection::run(target, &task_shared, &events);
@@ -266,6 +275,7 @@ impl NativeConnection {
     #[napi]
     pub fn take_messages(
         &self,
+        env: Env,
         mut buffer: Uint8ArraySlice<'_>,
         mut layout: Uint32ArraySlice<'_>,
     ) -> i32 {
@@ -281,6 +291,12 @@ impl NativeConnection {
             if was_full {
                 // The task stopped reading the socket; there may be room again.
                 self.shared.driver_waker.wake();
+            }
+            if let Taken::Nothing = taken {
+                // JS waits for the next message: its thread may read it.
+                js_poll::watch_socket(&env, &self.shared);
+            } else {
+                js_poll::unwatch_socket(&self.shared);
             }
             match taken {
                 Taken::Nothing => 0,
@@ -369,12 +385,16 @@ impl NativeConnection {
     /// "closed" event (used for an aborted handshake).
     #[napi]
     pub fn abort(&self) {
-        self.guarded("abort", (), || self.task.abort())
+        self.guarded("abort", (), || {
+            js_poll::unwatch_socket(&self.shared);
+            self.task.abort();
+        })
     }
 }
 
 impl Drop for NativeConnection {
     fn drop(&mut self) {
+        js_poll::unwatch_socket(&self.shared);
         self.task.abort();
     }
 }

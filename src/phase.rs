@@ -133,8 +133,8 @@ impl Phase {
         };
     }
 
-    /// A write on the JS thread ended the connection with this outcome.
-    pub fn on_write_failed_on_js_thread(&mut self, outcome: CloseOutcome) {
+    /// A write or read on the JS thread ended the connection with this outcome.
+    pub fn on_failed_on_js_thread(&mut self, outcome: CloseOutcome) {
         *self = Phase::Ended(outcome);
     }
 
@@ -261,7 +261,7 @@ mod tests {
     #[tokio::test]
     async fn an_outcome_left_by_the_js_thread_is_taken_once() {
         let mut phase = Phase::Open;
-        phase.on_write_failed_on_js_thread(CloseOutcome::failed(failure()));
+        phase.on_failed_on_js_thread(CloseOutcome::failed(failure()));
         assert!(!phase.reads());
         assert_eq!(phase.take_ended(), Some(CloseOutcome::failed(failure())));
         assert_eq!(phase.take_ended(), None);

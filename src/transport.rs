@@ -15,19 +15,32 @@ use tokio_rustls::TlsConnector;
 use crate::failure::{Failure, NETWORK, PROXY, TLS};
 use crate::happy_eyeballs;
 use crate::http_head::read_response_head;
+use crate::tcp::Tcp;
 use crate::tls::{client_config, handshake_failure, server_name, TlsSettings};
 
 pub enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Plain(Tcp),
+    Tls(Box<TlsStream<Tcp>>),
 }
 
 impl Transport {
     /// The TCP connection underneath.
     pub fn tcp(&self) -> &TcpStream {
+        self.socket().stream()
+    }
+
+    /// The TCP socket with its reading modes (tcp.rs).
+    pub fn socket(&self) -> &Tcp {
         match self {
             Transport::Plain(tcp) => tcp,
             Transport::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
+    pub fn socket_mut(&mut self) -> &mut Tcp {
+        match self {
+            Transport::Plain(tcp) => tcp,
+            Transport::Tls(tls) => tls.get_mut().0,
         }
     }
 }
@@ -74,6 +87,7 @@ pub async fn open(target: &TransportTarget) -> Result<Transport, Failure> {
             tcp
         }
     };
+    let tcp = Tcp::new(tcp);
     let Some((config, name, verified_name)) = tls else {
         return Ok(Transport::Plain(tcp));
     };
