@@ -56,9 +56,9 @@ pub struct Shared {
     /// Whether there is such a handle: set by the JS thread while it holds
     /// `driver`, read by the task when the connection ends.
     js_polling: AtomicBool,
-    /// A connection that ended while its socket was polled: libuv forbids
-    /// closing a polled descriptor, so the socket closes (this is dropped)
-    /// once the JS thread stopped polling it.
+    /// A connection that ended while a poll handle referred to its socket:
+    /// libuv forbids closing such a descriptor, so the socket closes (this is
+    /// dropped) once the JS thread closed the handle.
     ended_while_polled: Mutex<Option<Driver>>,
 }
 
@@ -90,12 +90,17 @@ impl Shared {
     /// Starts the JS thread's poll of the socket, unless it runs already or
     /// the connection does not deliver messages from the socket to JS the
     /// plain way (closing, or inflating: decompression is the task's work).
-    /// `start` gets the descriptor, and it stays open while the handle
-    /// `start` returns exists.
+    /// `start` gets the descriptor and the handle slot (empty the first time;
+    /// the descriptor stays open while a handle is in it), and says whether
+    /// the poll started.
     #[cfg(unix)]
-    pub fn start_js_poll(&self, start: impl FnOnce(std::os::fd::RawFd) -> Option<PollHandle>) {
+    pub fn start_js_poll(
+        &self,
+        start: impl FnOnce(std::os::fd::RawFd, &mut Option<PollHandle>) -> bool,
+    ) {
         use std::os::fd::AsRawFd;
-        if self.js_polling.load(Ordering::SeqCst) {
+        let mut slot = lock(&self.js_poll);
+        if slot.as_ref().is_some_and(PollHandle::is_started) {
             return;
         }
         // A busy task is reading already, and will hand the message over.
@@ -115,23 +120,27 @@ impl Shared {
             self.driver_waker.wake();
             return;
         }
-        match start(socket.stream().as_raw_fd()) {
-            Some(handle) => {
-                *lock(&self.js_poll) = Some(handle);
-                // Still under `driver`: the task cannot have taken the
-                // driver to close the socket without seeing this.
-                self.js_polling.store(true, Ordering::SeqCst);
-            }
+        let started = start(socket.stream().as_raw_fd(), &mut slot);
+        // Still under `driver`: the task cannot have taken the driver to
+        // close the socket without seeing this.
+        self.js_polling.store(slot.is_some(), Ordering::SeqCst);
+        if !started {
             // tokio's read interest was handed over to nobody: back to the task.
-            None => self.driver_waker.wake(),
+            self.driver_waker.wake();
         }
     }
 
-    /// Stops the JS thread's poll (`stop` gets the handle, while the socket
+    /// Runs `pause` on the poll handle, if there is one (JS thread).
+    #[cfg(unix)]
+    pub fn with_js_poll(&self, pause: impl FnOnce(&mut PollHandle) -> bool) -> bool {
+        lock(&self.js_poll).as_mut().is_some_and(pause)
+    }
+
+    /// Takes the poll handle away for good (`close` gets it while the socket
     /// is still open), and closes the socket of a connection that ended
     /// meanwhile. False if there was none.
     #[cfg(unix)]
-    pub fn stop_js_poll(&self, stop: impl FnOnce(PollHandle)) -> bool {
+    pub fn close_js_poll(&self, close: impl FnOnce(PollHandle)) -> bool {
         // Only the JS thread sets it: no lock needed to know there is none.
         if !self.js_polling.load(Ordering::SeqCst) {
             return false;
@@ -139,7 +148,7 @@ impl Shared {
         let Some(handle) = lock(&self.js_poll).take() else {
             return false;
         };
-        stop(handle);
+        close(handle);
         // The handover with DriverSlot: it parks the ended driver while it
         // sees the poll, and looks again after parking it.
         self.js_polling.store(false, Ordering::SeqCst);
@@ -166,9 +175,9 @@ impl Drop for DriverSlot<'_> {
     fn drop(&mut self) {
         let shared = self.0;
         let mut ended = lock(&shared.driver).take();
-        // The socket may not close while the JS thread polls it: leave the
-        // driver for stop_js_poll, unless that has run meanwhile (it clears
-        // the flag before it looks for a parked driver).
+        // The socket may not close while a poll handle refers to it: leave
+        // the driver for close_js_poll, unless that has run meanwhile (it
+        // clears the flag before it looks for a parked driver).
         if shared.js_polling.load(Ordering::SeqCst) {
             *lock(&shared.ended_while_polled) = ended;
             if shared.js_polling.load(Ordering::SeqCst) {

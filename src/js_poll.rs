@@ -10,12 +10,13 @@
 //! as `write_from_js` writes, and the "messages" event is then queued by the
 //! JS thread to itself.
 //!
-//! A poll handle lives from the moment JS starts waiting to the first time
-//! the socket is readable (or the connection ends): one-shot, so a flood is
-//! read by the runtime's thread as before, and the JS thread never spins on
-//! a socket the runtime's thread is busy reading. libuv forbids closing a
-//! descriptor it polls, so the connection's socket stays open until the
-//! handle is stopped (connection.rs keeps the ended driver until then).
+//! The poll is started when JS starts waiting and stopped the first time the
+//! socket is readable: one-shot, so a flood is read by the runtime's thread
+//! as before, and the JS thread never spins on a socket the runtime's thread
+//! is busy reading. The handle itself is made at the first wait and closed
+//! when the connection ends: libuv forbids closing a descriptor a handle
+//! refers to, so the socket stays open until then (connection.rs keeps the
+//! ended driver until the JS thread closed the handle).
 //!
 //! Unix only: libuv polls Windows sockets through a different call, and
 //! Windows keeps the runtime-thread path.
@@ -32,20 +33,37 @@ pub fn watch_socket(env: &Env, shared: &Arc<Shared>) {
 }
 
 /// Stops watching the socket without reading it (JS got its message from
-/// the task, or the connection ends), and gives the reading back to the
-/// task. JS thread only.
+/// the task), and gives the reading back to the task. JS thread only.
 pub fn unwatch_socket(shared: &Shared) {
-    if imp::stop_watching(shared) {
+    if imp::pause(shared) {
         shared.driver_waker.wake();
     }
 }
 
-/// A started libuv poll handle. Only the JS thread creates, uses and closes
-/// it; the runtime's thread only sees whether there is one.
-pub struct PollHandle(std::ptr::NonNull<std::ffi::c_void>);
+/// The connection ended, or JS let go of it: the watch's handle is closed,
+/// and with it the socket may close. JS thread only.
+pub fn release_socket_watch(shared: &Shared) {
+    if imp::release(shared) {
+        shared.driver_waker.wake();
+    }
+}
+
+/// A connection's libuv poll handle. Only the JS thread makes, uses and
+/// closes it; the runtime's thread only learns whether there is one.
+pub struct PollHandle {
+    handle: std::ptr::NonNull<std::ffi::c_void>,
+    /// Polling now (JS waits for a message).
+    started: bool,
+}
+
+impl PollHandle {
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+}
 
 // SAFETY: the handle is only dereferenced on the JS thread (see above); the
-// runtime's thread merely holds the cell it sits in.
+// runtime's thread merely holds the lock it sits behind.
 unsafe impl Send for PollHandle {}
 
 #[cfg(unix)]
@@ -82,9 +100,9 @@ mod imp {
     const UV_READABLE: c_int = 1;
 
     thread_local! {
-        /// The connections whose socket this thread's loop polls, so that
-        /// the environment's teardown can close their handles (a worker
-        /// thread's loop must have none left open).
+        /// The connections with a poll handle on this thread's loop, so that
+        /// the environment's teardown can close them (a worker thread's loop
+        /// must have no handle left open).
         static WATCHED: RefCell<HashSet<usize>> = RefCell::new(HashSet::new());
         static TEARDOWN_HOOK_ADDED: Cell<bool> = const { Cell::new(false) };
     }
@@ -100,55 +118,80 @@ mod imp {
             return;
         };
         add_teardown_hook(env);
-        shared.start_js_poll(|fd| {
-            let layout = handle_layout();
-            // SAFETY: the layout has libuv's size for a uv_poll_t.
-            let handle = NonNull::new(unsafe { alloc(layout) }.cast::<c_void>())?;
-            // SAFETY: `handle` is a fresh uv_poll_t-sized block and `fd` the
-            // open socket (start_js_poll keeps it open while the handle exists).
-            if unsafe { uv_poll_init(event_loop.cast(), handle.as_ptr(), fd) } != 0 {
-                // SAFETY: a failed init leaves nothing in libuv referring to it.
-                unsafe { dealloc(handle.as_ptr().cast(), layout) };
-                return None;
+        shared.start_js_poll(|fd, slot| {
+            if slot.is_none() {
+                *slot = new_handle(event_loop.cast(), fd, shared);
             }
-            // SAFETY: the handle is initialized. Its `data`, the first field of
-            // every libuv handle, holds a reference to the connection until
-            // the handle closes (on_closed drops it).
-            unsafe {
-                *handle.as_ptr().cast::<*const Shared>() = Arc::into_raw(shared.clone());
-                // The connection's threadsafe function decides whether the
-                // process stays up, not this handle.
-                uv_unref(handle.as_ptr());
-                if uv_poll_start(handle.as_ptr(), UV_READABLE, on_readable) != 0 {
-                    uv_close(handle.as_ptr(), on_closed);
-                    return None;
-                }
-            }
-            WATCHED.with(|watched| watched.borrow_mut().insert(Arc::as_ptr(shared) as usize));
-            Some(PollHandle(handle))
+            let Some(poll) = slot else {
+                return false;
+            };
+            // SAFETY: an initialized handle of this thread's loop, for `fd`,
+            // which stays open while the handle exists (start_js_poll).
+            poll.started =
+                unsafe { uv_poll_start(poll.handle.as_ptr(), UV_READABLE, on_readable) } == 0;
+            poll.started
         });
     }
 
-    /// False if the socket was not watched.
-    pub fn stop_watching(shared: &Shared) -> bool {
-        shared.stop_js_poll(|PollHandle(handle)| {
+    /// A poll handle for `fd`, not started, or None if libuv refuses it.
+    fn new_handle(event_loop: *mut c_void, fd: c_int, shared: &Arc<Shared>) -> Option<PollHandle> {
+        let layout = handle_layout();
+        // SAFETY: the layout has libuv's size for a uv_poll_t.
+        let handle = NonNull::new(unsafe { alloc(layout) }.cast::<c_void>())?;
+        // SAFETY: `handle` is a fresh uv_poll_t-sized block and `fd` an open socket.
+        if unsafe { uv_poll_init(event_loop, handle.as_ptr(), fd) } != 0 {
+            // SAFETY: a failed init leaves nothing in libuv referring to it.
+            unsafe { dealloc(handle.as_ptr().cast(), layout) };
+            return None;
+        }
+        // SAFETY: the handle is initialized. Its `data`, the first field of
+        // every libuv handle, holds a reference to the connection until the
+        // handle closes (on_closed drops it).
+        unsafe {
+            *handle.as_ptr().cast::<*const Shared>() = Arc::into_raw(shared.clone());
+            // The connection's threadsafe function decides whether the
+            // process stays up, not this handle.
+            uv_unref(handle.as_ptr());
+        }
+        WATCHED.with(|watched| watched.borrow_mut().insert(Arc::as_ptr(shared) as usize));
+        Some(PollHandle {
+            handle,
+            started: false,
+        })
+    }
+
+    /// Stops the poll; true if it was started.
+    pub fn pause(shared: &Shared) -> bool {
+        shared.with_js_poll(|poll| {
+            let was_started = std::mem::take(&mut poll.started);
+            if was_started {
+                // SAFETY: an initialized handle of this thread's loop.
+                unsafe { uv_poll_stop(poll.handle.as_ptr()) };
+            }
+            was_started
+        })
+    }
+
+    /// Closes the handle for good; true if it was polling.
+    pub fn release(shared: &Shared) -> bool {
+        let mut was_started = false;
+        shared.close_js_poll(|poll| {
             WATCHED.with(|watched| {
                 watched
                     .borrow_mut()
                     .remove(&(ptr::from_ref(shared) as usize))
             });
-            // SAFETY: a started handle of this thread's loop; it is stopped
-            // before its socket may close, and freed once libuv is done with
-            // it (on_closed).
-            unsafe {
-                uv_poll_stop(handle.as_ptr());
-                uv_close(handle.as_ptr(), on_closed);
-            }
-        })
+            was_started = poll.started;
+            // SAFETY: an initialized handle of this thread's loop, closed
+            // while its socket is still open, and freed once libuv is done
+            // with it (on_closed).
+            unsafe { uv_close(poll.handle.as_ptr(), on_closed) };
+        });
+        was_started
     }
 
     extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
-        // SAFETY: `data` holds the connection reference watch_socket put
+        // SAFETY: `data` holds the connection reference new_handle put
         // there; it lives until on_closed, which runs after this callback.
         let shared = unsafe { &*(*handle.cast::<*const Shared>()) };
         // Whatever the status (an error shows up in the read), the watch has
@@ -157,7 +200,7 @@ mod imp {
             "the socket watch",
             (),
             || {
-                stop_watching(shared);
+                pause(shared);
                 shared.read_from_js();
             },
             |message| shared.fail_from_js_thread(message),
@@ -166,7 +209,7 @@ mod imp {
 
     extern "C" fn on_closed(handle: *mut c_void) {
         // SAFETY: libuv is done with the handle; `data` is the reference
-        // watch_socket stored.
+        // new_handle stored.
         unsafe {
             drop(Arc::from_raw(*handle.cast::<*const Shared>()));
             dealloc(handle.cast(), handle_layout());
@@ -190,8 +233,8 @@ mod imp {
             WATCHED.with(|watched| watched.borrow().iter().copied().collect());
         for shared in watched {
             // SAFETY: a watched connection is kept alive by its handle's
-            // reference, and it is removed from WATCHED when unwatched.
-            stop_watching(unsafe { &*(shared as *const Shared) });
+            // reference, and it leaves WATCHED when its handle closes.
+            release(unsafe { &*(shared as *const Shared) });
         }
         TEARDOWN_HOOK_ADDED.with(|added| added.set(false));
     }
@@ -207,7 +250,11 @@ mod imp {
 
     pub fn watch_socket(_env: &Env, _shared: &Arc<Shared>) {}
 
-    pub fn stop_watching(_shared: &Shared) -> bool {
+    pub fn pause(_shared: &Shared) -> bool {
+        false
+    }
+
+    pub fn release(_shared: &Shared) -> bool {
         false
     }
 }

@@ -227,7 +227,7 @@ pub fn connect(
             .build_callback(move |context| {
                 if let (Event::Closed(_), Some(shared)) = (&context.value, watched.upgrade()) {
                     // The socket an ended connection kept for the poll closes now.
-                    js_poll::unwatch_socket(&shared);
+                    js_poll::release_socket_watch(&shared);
                 }
                 Ok(context.value.into_args())
             })?,
@@ -386,7 +386,7 @@ impl NativeConnection {
     #[napi]
     pub fn abort(&self) {
         self.guarded("abort", (), || {
-            js_poll::unwatch_socket(&self.shared);
+            js_poll::release_socket_watch(&self.shared);
             self.task.abort();
         })
     }
@@ -394,7 +394,7 @@ impl NativeConnection {
 
 impl Drop for NativeConnection {
     fn drop(&mut self) {
-        js_poll::unwatch_socket(&self.shared);
+        js_poll::release_socket_watch(&self.shared);
         self.task.abort();
     }
 }
