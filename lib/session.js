@@ -11,6 +11,7 @@ const { toUSVString, validateCloseCodeAndReason } = require('./webidl')
 const { publishClose, publishControlFrame, publishError, publishOpen } = require('./diagnostics')
 const { lookupAddresses } = require('./address-lookup')
 const { ConnectionResource } = require('./connection-resource')
+const { batchMessage, flushSendBatch } = require('./send-batch')
 
 // Event kinds, send results and message kinds, as the addon defines them.
 const { EventKind, SendStatus, MessageKind } = native
@@ -72,6 +73,7 @@ function noop() {}
 /** @param {Session} session */
 function endWriteTurn(session) {
   session.wroteThisTurn = false
+  flushSendBatch()
 }
 
 /**
@@ -218,6 +220,8 @@ class Session {
     this.pendingWriterClose = null
     /** A write of this turn of the event loop was already made. */
     this.wroteThisTurn = false
+    /** The last batch handed over was not accepted: writes go alone until one is. */
+    this.sendQueueFull = false
     /** For the open event's handshake duration. */
     this.connectStartedAt = performance.now()
     this.resource = namedResource(this)
@@ -414,7 +418,11 @@ class Session {
     // The first write of a turn of the event loop goes to the socket from
     // this thread (a lone message, an echo's request, is not delayed by a
     // wake-up of the native thread); the writes after it in the same turn are
-    // a burst, which the native thread sends in batches.
+    // a burst: small ones are gathered and handed over together
+    // (lib/send-batch.js), and the native thread sends them in batches.
+    if (this.wroteThisTurn && !this.sendQueueFull && batchMessage(this, message)) return undefined
+    // What was gathered goes first.
+    flushSendBatch()
     const now = !this.wroteThisTurn
     if (now) {
       this.wroteThisTurn = true
@@ -422,7 +430,10 @@ class Session {
     }
     const connection = /** @type {NativeConnection} */ (this.native)
     const status = typeof message === 'string' ? connection.sendText(message, now) : connection.sendBinary(message, now)
-    if (status === SendStatus.Accepted) return undefined
+    if (status === SendStatus.Accepted) {
+      this.sendQueueFull = false
+      return undefined
+    }
     // Over the bound, it resolves when the socket took enough. Refused (the
     // server's Close has arrived), it stays pending until the close steps
     // reject it: such a write is never dropped and never resolved.
@@ -432,6 +443,15 @@ class Session {
       this.updateHold()
     })
     return pending
+  }
+
+  /**
+   * The native queue did not accept a batch this session's writes were in
+   * (over its bound, or closing): those writes have resolved already, so the
+   * next one goes alone and waits, or is refused, as the queue says.
+   */
+  batchNotAccepted() {
+    this.sendQueueFull = true
   }
 
   /** @param {unknown} reason */
@@ -485,6 +505,8 @@ class Session {
       return
     }
     const connection = /** @type {NativeConnection} */ (this.native)
+    // Messages gathered this turn go before the Close.
+    flushSendBatch()
     connection.close(closeCode === null && reason !== '' ? 1000 : closeCode, reason)
     this.updateHold()
   }

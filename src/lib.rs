@@ -38,7 +38,7 @@ use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use tokio::task::AbortHandle;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Bytes, Message};
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 /// Debug builds only, for the test that forces a panic (entry_guard.rs).
 #[cfg(debug_assertions)]
@@ -50,10 +50,10 @@ use crate::entry_guard::{guard, internal_error_message};
 use crate::events::{Event, EventArgs, EventSink};
 use crate::failure::{Failure, INTERNAL};
 use crate::handshake::HandshakeRequest;
-use crate::inbound::Taken;
+use crate::inbound::{MessageKind, Taken};
 use crate::limits::{DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::lock::lock;
-use crate::outbound::SendStatus;
+use crate::outbound::{OutboundQueue, SendStatus};
 use crate::permessage_deflate::DeflateSettings;
 use crate::tls::TlsSettings;
 use crate::transport::{ProxySettings, TransportTarget};
@@ -342,6 +342,37 @@ impl NativeConnection {
         })
     }
 
+    /// Queues the messages JS gathered in one turn of its event loop: their
+    /// bytes back to back in `buffer`, their `[kind, length]` pairs
+    /// (`MessageKind`, bytes) in `layout`. One answer for all, as `sendText`
+    /// gives; the task is woken as for a write that is not `now`.
+    #[napi]
+    pub fn send_batch(&self, buffer: &[u8], layout: Uint32ArraySlice<'_>) -> SendStatus {
+        self.guarded("sendBatch", SendStatus::Refused, || {
+            // One copy and one allocation for the whole batch; each message
+            // is a slice of it.
+            let bytes = Bytes::copy_from_slice(buffer);
+            let mut start = 0;
+            let mut messages = Vec::with_capacity(layout.len() / 2);
+            for pair in layout.chunks_exact(2) {
+                let end = start + pair[1] as usize;
+                let Some(payload) = (end <= bytes.len()).then(|| bytes.slice(start..end)) else {
+                    return SendStatus::Refused;
+                };
+                messages.push(if pair[0] == MessageKind::Text as u32 {
+                    match Utf8Bytes::try_from(payload) {
+                        Ok(text) => Message::Text(text),
+                        Err(_) => return SendStatus::Refused,
+                    }
+                } else {
+                    Message::Binary(payload)
+                });
+                start = end;
+            }
+            self.queue(|outbound| outbound.push_all(messages), false)
+        })
+    }
+
     /// Runs a JS-thread entry point; a panic in it ends this connection with
     /// an internal error instead of unwinding into Node (entry_guard.rs).
     fn guarded<T>(&self, entry: &str, fallback: T, body: impl FnOnce() -> T) -> T {
@@ -351,10 +382,15 @@ impl NativeConnection {
     }
 
     fn send(&self, message: Message, now: bool) -> SendStatus {
+        self.queue(|outbound| outbound.push(message), now)
+    }
+
+    /// Queues with `push`, then sends (`now`) or wakes the task.
+    fn queue(&self, push: impl FnOnce(&mut OutboundQueue) -> SendStatus, now: bool) -> SendStatus {
         let (status, task_already_due) = {
             let mut outbound = lock(&self.shared.outbound);
             let task_already_due = outbound.has_queued_messages();
-            (outbound.push(message), task_already_due)
+            (push(&mut outbound), task_already_due)
         };
         if now && self.shared.write_from_js() {
             return status;

@@ -88,12 +88,19 @@ impl OutboundQueue {
     }
 
     pub fn push(&mut self, message: Message) -> SendStatus {
+        self.push_all(std::iter::once(message))
+    }
+
+    /// Queues messages in order; one answer for them all, as for the last.
+    pub fn push_all(&mut self, messages: impl IntoIterator<Item = Message>) -> SendStatus {
         if !matches!(self.intake, Intake::Accepting) {
             return SendStatus::Refused;
         }
-        let size = wire_len(message.len());
-        self.queued_bytes += size;
-        self.messages.push_back((message, size));
+        for message in messages {
+            let size = wire_len(message.len());
+            self.queued_bytes += size;
+            self.messages.push_back((message, size));
+        }
         if self.pending_bytes() <= OUTBOUND_QUEUE_BYTES {
             SendStatus::Accepted
         } else {
