@@ -3,13 +3,16 @@
 // connections (default 2,000) to the load server, each with a read pending
 // as an application's would be, and reports per connection the RSS, the V8
 // heap, the memory outside it (external and ArrayBuffers), what is left for
-// the native side (RSS minus the heap and external growth), and the V8 heap
-// by constructor from a heap snapshot. `streams` instead of `websocketstream`
+// the native side (RSS minus the V8 heap's resident pages and external
+// growth), and the V8 heap by constructor from a heap snapshot. The young
+// generation is reported apart: V8 grows it with the allocation rate, up to
+// a fixed bound, whatever the number of connections, so its growth between
+// the two samples is not a cost per connection. `streams` instead of `websocketstream`
 // measures the two web streams alone, as the ceiling scenario makes them:
 // what any WebSocketStream costs. One kind per process, so that neither
 // reuses heap pages the other freed.
 
-import { getHeapSnapshot } from 'node:v8'
+import { getHeapSnapshot, getHeapSpaceStatistics } from 'node:v8'
 import { WebSocketStream } from '../index.mjs'
 import { runLimited, settleMemory } from './clients/common.mjs'
 import { ensureLoadServerBuilt, startLoadServer } from './load-server.mjs'
@@ -21,10 +24,18 @@ if (kind !== 'streams' && kind !== 'websocketstream')
   throw new Error('the first argument is streams or websocketstream')
 if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc')
 
+const youngSpaces = new Set(['new_space', 'new_large_object_space'])
+
 /** The memory figures that grow with connections. */
 function sample() {
   const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
-  return { rss, heapUsed, external, arrayBuffers }
+  let heapResident = 0
+  let youngGeneration = 0
+  for (const space of getHeapSpaceStatistics()) {
+    heapResident += space.physical_space_size
+    if (youngSpaces.has(space.space_name)) youngGeneration += space.physical_space_size
+  }
+  return { rss, heapUsed, heapResident, youngGeneration, external, arrayBuffers }
 }
 
 /** Per-item growth between two samples, in KiB. */
@@ -81,9 +92,15 @@ async function measure(open, close) {
 }
 
 function report(label, { growth, byConstructor }) {
-  const native = growth.rss - growth.heapUsed - growth.external
+  const rss = growth.rss - growth.youngGeneration
+  const heapSlack = growth.heapResident - growth.youngGeneration - growth.heapUsed
+  const native = rss - growth.heapResident + growth.youngGeneration - growth.external
   console.log(`\n${label}: per item, over ${count - (count >> 1)} items`)
-  console.log(`  RSS ${growth.rss.toFixed(1)} KiB = V8 heap ${growth.heapUsed.toFixed(1)} KiB`)
+  console.log(
+    `  RSS ${growth.rss.toFixed(1)} KiB, of which the young generation's growth ${growth.youngGeneration.toFixed(1)} KiB`,
+  )
+  console.log(`  RSS without the young generation ${rss.toFixed(1)} KiB = V8 heap ${growth.heapUsed.toFixed(1)} KiB`)
+  console.log(`    + V8 heap pages resident but unused ${heapSlack.toFixed(1)} KiB`)
   console.log(`    + external ${growth.external.toFixed(1)} KiB (ArrayBuffers ${growth.arrayBuffers.toFixed(1)} KiB)`)
   console.log(`    + native and allocator slack ${native.toFixed(1)} KiB`)
   console.log('  V8 heap by constructor (bytes per item, self sizes):')

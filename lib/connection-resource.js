@@ -11,20 +11,25 @@
 
 const { AsyncResource } = require('node:async_hooks')
 
+/**
+ * @template {{ keepsProcessAlive(): boolean }} Session whether the connection is connecting, open or closing
+ */
 class ConnectionResource extends AsyncResource {
   /**
    * @param {string} url
-   * @param {() => boolean} keepsProcessAlive whether the connection is connecting, open or closing
+   * @param {WeakRef<Session>} session the connection, held weakly: a tool
+   *   may hold this resource for good, and must not keep a dropped stream
+   *   and its socket open by it
    */
-  constructor(url, keepsProcessAlive) {
+  constructor(url, session) {
     super('WebSocketStream', { requireManualDestroy: true })
     this.url = url
-    this.keepsProcessAlive = keepsProcessAlive
+    this.session = session
   }
 
-  /** As Node's own handles answer it: does this resource keep the process alive? */
+  /** As Node's own handles answer it: does this resource keep the process alive? (A collected connection does not.) */
   hasRef() {
-    return this.keepsProcessAlive()
+    return this.session.deref()?.keepsProcessAlive() ?? false
   }
 }
 

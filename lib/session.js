@@ -61,6 +61,17 @@ const READY_STATE_TRANSITIONS = {
   closed: { [CONNECTING]: CLOSED, [OPEN]: CLOSED, [CLOSING]: CLOSED },
 }
 
+// Where the readable's pulls stand (Session#pullState). Messages are taken
+// from the native side on a pull and on the "messages" event, never while a
+// batch is being enqueued: the batch buffer above is shared.
+/** A pull takes what is queued. */
+const TAKE_ON_PULL = 0
+/** A batch is being enqueued: a pull now is answered once it is done. */
+const ENQUEUING = 1
+const PULLED_WHILE_ENQUEUING = 2
+/** A take found nothing: the "messages" event hands over what comes next. */
+const AWAITING_MESSAGES = 3
+
 // Sessions that wait on the native side (a handshake, a read, a write, a
 // close) are held here, so an application awaiting one of them is never
 // collected. Otherwise only the application's references keep a session: one
@@ -91,6 +102,75 @@ function deferred() {
     reject = rej
   })
   return { promise, resolve, reject }
+}
+
+/**
+ * A deferred whose promise is made only when first asked for, and which lets
+ * go of its resolving functions once settled: `opened` and `closed`. Many
+ * applications read `closed` only when the connection has ended; until then
+ * an idle connection holds this object rather than a pending promise, its
+ * resolving functions and the reaction that handles its rejection. A
+ * rejection is always handled: a failed connection never surfaces as an
+ * unhandled rejection.
+ * @template T
+ */
+class LazyDeferred {
+  constructor() {
+    /** The promise, once asked for. @type {Promise<T> | null} */
+    this.made = null
+    /** Its resolving functions while it is pending. @type {Deferred<T>['resolve'] | null} */
+    this.resolveMade = null
+    /** @type {Deferred<T>['reject'] | null} */
+    this.rejectMade = null
+    /** How it settled, if it did before it was asked for. @type {{ fulfilled: boolean, result: unknown } | null} */
+    this.settledEarly = null
+  }
+
+  /** @returns {Promise<T>} */
+  get promise() {
+    if (this.made !== null) return this.made
+    const early = this.settledEarly
+    this.settledEarly = null
+    /** @type {Promise<T>} */
+    let made
+    if (early === null) {
+      made = new Promise((resolve, reject) => {
+        this.resolveMade = resolve
+        this.rejectMade = reject
+      })
+    } else {
+      made = early.fulfilled ? Promise.resolve(/** @type {T} */ (early.result)) : Promise.reject(early.result)
+    }
+    made.catch(noop)
+    this.made = made
+    return made
+  }
+
+  /** @param {T} value */
+  resolve(value) {
+    this.settle(true, value)
+  }
+
+  /** @param {unknown} reason */
+  reject(reason) {
+    this.settle(false, reason)
+  }
+
+  /**
+   * Only the first settling counts, as with a promise's own functions.
+   * @param {boolean} fulfilled
+   * @param {unknown} result
+   */
+  settle(fulfilled, result) {
+    if (this.made === null) {
+      this.settledEarly ??= { fulfilled, result }
+      return
+    }
+    const settleMade = fulfilled ? this.resolveMade : this.rejectMade
+    this.resolveMade = null
+    this.rejectMade = null
+    settleMade?.(/** @type {T} */ (result))
+  }
 }
 
 // WebIDL reads a BufferSource through its internal slots, never through
@@ -165,24 +245,62 @@ function toOutgoingMessage(chunk) {
  * callback must not keep the session (and so the connection) alive by itself.
  * It is made out here because a closure made in a method shares that method's
  * scope, `this` included.
- * @param {Session} session
+ * @param {WeakRef<Session>} weakSession
  * @returns {(event: [number, OpenedInfo | null, ClosedInfo | null, Uint8Array | null]) => void}
  */
-function listenWeakly(session) {
-  const weakSession = new WeakRef(session)
+function listenWeakly(weakSession) {
   return ([kind, opened, closed, payload]) => weakSession.deref()?.onNativeEvent(kind, opened, closed, payload)
 }
 
-/**
- * The session as async_hooks tools see it (lib/connection-resource.js). Such
- * a tool may hold the resource for good, so it reaches the session only
- * weakly; made out here for the reason given at listenWeakly.
- * @param {Session} session
- * @returns {ConnectionResource}
- */
-function namedResource(session) {
-  const weakSession = new WeakRef(session)
-  return new ConnectionResource(session.url, () => (weakSession.deref()?.readyState ?? CLOSED) !== CLOSED)
+// The streams' underlying source and sink. Their methods live on the
+// prototypes rather than in closures made per connection, which every idle
+// connection would hold.
+
+class MessageSource {
+  /** @param {Session} session */
+  constructor(session) {
+    this.session = session
+  }
+
+  /** @param {ReadableStreamDefaultController} controller */
+  start(controller) {
+    this.session.readableController = controller
+  }
+
+  pull() {
+    this.session.pull()
+  }
+
+  /** @param {unknown} reason */
+  cancel(reason) {
+    this.session.closeUsingReason(reason)
+  }
+}
+
+class MessageSink {
+  /** @param {Session} session */
+  constructor(session) {
+    this.session = session
+  }
+
+  /** @param {WritableStreamDefaultController} controller */
+  start(controller) {
+    this.session.writableController = controller
+  }
+
+  /** @param {unknown} chunk */
+  write(chunk) {
+    return this.session.write(chunk)
+  }
+
+  close() {
+    return this.session.closeFromWriter()
+  }
+
+  /** @param {unknown} reason */
+  abort(reason) {
+    this.session.closeUsingReason(reason)
+  }
 }
 
 class Session {
@@ -195,13 +313,10 @@ class Session {
   constructor(url, target, signal, lookup) {
     this.url = url
     this.readyState = CONNECTING
-    /** @type {Deferred<{ readable: ReadableStream, writable: WritableStream, extensions: string, protocol: string }>} */
-    this.opened = deferred()
-    /** @type {Deferred<{ closeCode: number, reason: string }>} */
-    this.closed = deferred()
-    // A failed connection must never surface as an unhandled rejection.
-    this.opened.promise.catch(noop)
-    this.closed.promise.catch(noop)
+    /** @type {LazyDeferred<{ readable: ReadableStream, writable: WritableStream, extensions: string, protocol: string }>} */
+    this.opened = new LazyDeferred()
+    /** @type {LazyDeferred<{ closeCode: number, reason: string }>} */
+    this.closed = new LazyDeferred()
     /** @type {NativeConnection | null} */
     this.native = null
     /** @type {AbortSignal | null} */
@@ -212,10 +327,12 @@ class Session {
     this.readableController = null
     /** @type {WritableStreamDefaultController | null} */
     this.writableController = null
-    /** Resumes a pull that found no message. @type {(() => void) | null} */
-    this.wakeReader = null
+    /** Where the readable's pulls stand: TAKE_ON_PULL, ENQUEUING, PULLED_WHILE_ENQUEUING or AWAITING_MESSAGES. */
+    this.pullState = TAKE_ON_PULL
     /** A write waiting for the socket, or (refused after the server's Close) for the end. @type {PendingWrite | null} */
     this.pendingWrite = null
+    /** An abort of the writable rejects the waiting write (giveWayToAbort). */
+    this.listensForAbort = false
     /** writer.close(), settled when the connection has closed. @type {Deferred<void> | null} */
     this.pendingWriterClose = null
     /** A write of this turn of the event loop was already made. */
@@ -224,7 +341,10 @@ class Session {
     this.sendQueueFull = false
     /** For the open event's handshake duration. */
     this.connectStartedAt = performance.now()
-    this.resource = namedResource(this)
+    // The session as async_hooks tools see it. Such a tool may hold the
+    // resource for good, so it reaches the session only weakly, as the
+    // native side's event callback does (listenWeakly).
+    this.resource = new ConnectionResource(url, new WeakRef(this))
 
     if (signal !== null) {
       if (signal.aborted) {
@@ -260,7 +380,7 @@ class Session {
     // close() or the signal may have ended the connection during the lookup.
     if (this.readyState !== CONNECTING) return
     try {
-      this.native = native.connect(target, listenWeakly(this))
+      this.native = native.connect(target, listenWeakly(this.resource.session))
     } catch (error) {
       // The addon refused an address the lookup gave (a zone naming no interface).
       const { message } = /** @type {Error} */ (error)
@@ -282,11 +402,16 @@ class Session {
     return true
   }
 
+  /** Connecting, open or closing: what the async resource reports as `hasRef()`. */
+  keepsProcessAlive() {
+    return this.readyState !== CLOSED
+  }
+
   updateHold() {
     const waiting =
       this.readyState === CONNECTING ||
       this.readyState === CLOSING ||
-      this.wakeReader !== null ||
+      this.pullState === AWAITING_MESSAGES ||
       this.pendingWrite !== null
     if (waiting) waitingOnNative.add(this)
     else waitingOnNative.delete(this)
@@ -304,7 +429,7 @@ class Session {
         this.connectionEstablished(/** @type {OpenedInfo} */ (opened))
         break
       case EventKind.Messages:
-        this.wakeReader?.()
+        this.onMessagesQueued()
         break
       case EventKind.Writable: {
         const write = this.pendingWrite
@@ -331,50 +456,56 @@ class Session {
     this.detachSignal()
     publishOpen(this.url, opened, this.connectStartedAt)
     const { protocol, extensions } = opened
-    const readable = new ReadableStream(
-      {
-        start: (controller) => {
-          this.readableController = controller
-        },
-        pull: () => this.pull(),
-        cancel: (reason) => this.closeUsingReason(reason),
-      },
-      { highWaterMark: 1 },
-    )
-    const writable = new WritableStream(
-      {
-        start: (controller) => {
-          this.writableController = controller
-        },
-        write: (chunk) => this.write(chunk),
-        close: () => this.closeFromWriter(),
-        abort: (reason) => this.closeUsingReason(reason),
-      },
-      { highWaterMark: 1 },
-    )
-    // writer.abort() waits for the write in progress; one waiting for the
-    // socket must give way, or an abort could wait forever.
-    // (@types/node 20 leaves the controller's signal out.)
-    const { signal } = /** @type {WritableStreamDefaultController & { signal: AbortSignal }} */ (
-      this.writableController
-    )
-    signal.addEventListener('abort', () => this.abandonPendingWrite(signal.reason), { once: true })
+    const readable = new ReadableStream(new MessageSource(this), { highWaterMark: 1 })
+    const writable = new WritableStream(new MessageSink(this), { highWaterMark: 1 })
     this.opened.resolve({ readable, writable, extensions, protocol })
     this.updateHold()
   }
 
-  /** Hands the readable the queued messages, waiting for the next if none. */
-  async pull() {
+  /**
+   * The readable's pull. It never waits: if no message is queued, the native
+   * side sends a "messages" event once some are, and the event hands them
+   * over; the readable pulls again after each batch while it has room. So an
+   * idle connection holds no pending pull (its promise, resolving function
+   * and the stream's reaction to it: about 0.6 KiB).
+   */
+  pull() {
+    if (this.pullState === TAKE_ON_PULL) this.takeMessagesIfOpen()
+    else if (this.pullState === ENQUEUING) this.pullState = PULLED_WHILE_ENQUEUING
+  }
+
+  /** The "messages" event: messages were queued since a take found none. */
+  onMessagesQueued() {
+    this.pullState = TAKE_ON_PULL
+    try {
+      this.takeMessagesIfOpen()
+    } catch (error) {
+      // As a pull that throws: the readable errors with it.
+      const controller = /** @type {ReadableStreamDefaultController} */ (this.readableController)
+      controller.error(error)
+    }
+    this.updateHold()
+  }
+
+  /**
+   * Enqueues a batch, and another for as long as the readable pulled while
+   * one was being enqueued (an enqueue that fulfils a read makes it pull at
+   * once, and that pull must not take into the batch buffer the batch is
+   * read from) and still has room after it; waits for the "messages" event
+   * if a take found none.
+   */
+  takeMessagesIfOpen() {
+    const controller = /** @type {ReadableStreamDefaultController} */ (this.readableController)
+    // After our close() began, no message is delivered.
     while (this.readyState === OPEN) {
-      if (this.enqueueQueuedMessages()) return
-      /** @type {Promise<void>} */
-      const woken = new Promise((resolve) => {
-        this.wakeReader = resolve
-        this.updateHold()
-      })
-      await woken
-      this.wakeReader = null
-      this.updateHold()
+      this.pullState = ENQUEUING
+      const took = this.enqueueQueuedMessages()
+      const pulledAgain = this.pullState === PULLED_WHILE_ENQUEUING
+      this.pullState = took ? TAKE_ON_PULL : AWAITING_MESSAGES
+      if (!took) this.updateHold()
+      // With its high-water mark of 1, the readable has room exactly when
+      // it would pull (reads wait only on an empty queue).
+      if (!took || !pulledAgain || !((controller.desiredSize ?? 0) > 0)) return
     }
   }
 
@@ -442,6 +573,7 @@ class Session {
       this.pendingWrite = { resolve, reject }
       this.updateHold()
     })
+    this.giveWayToAbort()
     return pending
   }
 
@@ -452,6 +584,24 @@ class Session {
    */
   batchNotAccepted() {
     this.sendQueueFull = true
+  }
+
+  /**
+   * writer.abort() waits for the write in progress; one waiting for the
+   * socket must give way, or an abort could wait forever. Listened for from
+   * the first write that waits: the controller makes its signal when first
+   * asked for, and that signal and its listener cost about 0.9 KiB, which a
+   * connection whose writes never wait does not need. (An abort before this
+   * found no write waiting: it has nothing to undo.)
+   */
+  giveWayToAbort() {
+    if (this.listensForAbort) return
+    this.listensForAbort = true
+    // (@types/node 20 leaves the controller's signal out.)
+    const { signal } = /** @type {WritableStreamDefaultController & { signal: AbortSignal }} */ (
+      this.writableController
+    )
+    signal.addEventListener('abort', () => this.abandonPendingWrite(signal.reason), { once: true })
   }
 
   /** @param {unknown} reason */
@@ -557,7 +707,8 @@ class Session {
     const wasOpen = this.readyState === OPEN
     if (!this.advance('closed')) return
     this.detachSignal()
-    this.wakeReader?.()
+    // No "messages" event follows; the last messages are drained below.
+    this.pullState = TAKE_ON_PULL
     const readableController = this.readableController
     const writableController = /** @type {WritableStreamDefaultController} */ (this.writableController)
     if (readableController === null) {

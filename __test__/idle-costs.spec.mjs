@@ -1,0 +1,86 @@
+// What an idle connection does not make until it needs it (bench/README.md,
+// "Where an idle connection's memory goes"), tested where it is finally
+// needed: the listener that lets a waiting write give way to writer.abort(),
+// made on the first write that waits; the `opened` and `closed` promises,
+// made when first asked for; and no pull left pending while no message is
+// queued, the "messages" event handing them over instead, reads waiting
+// side by side included.
+import test from 'ava'
+import { setTimeout as delay } from 'node:timers/promises'
+import { WebSocketStream } from '../index.mjs'
+import { clientWithStalledWrite, openedClientFor, wsServerFor } from './helpers/fixtures.mjs'
+import { isPending, rejectionOf, withTimeout } from './helpers/settle.mjs'
+
+test('writer.abort() while a write waits for the socket rejects that write with the reason at once', async (t) => {
+  const { writer, pendingWrite } = await clientWithStalledWrite(t)
+  t.true(await isPending(pendingWrite), 'the 8 MiB write is pending while the server does not read')
+  const reason = new Error('given up')
+  const aborted = writer.abort(reason)
+  t.is(await rejectionOf(pendingWrite, 5000, 'the waiting write'), reason)
+  await t.notThrowsAsync(withTimeout(aborted, 5000, 'abort()'))
+})
+
+test('writer.abort() after a write waited and went gives way to the next waiting write too', async (t) => {
+  const { socket, writer, pendingWrite } = await clientWithStalledWrite(t)
+  socket.on('data', () => {})
+  socket.resume()
+  await withTimeout(pendingWrite, 10_000, 'the first write, once the server reads')
+  socket.pause()
+  const second = writer.write(new Uint8Array(8 << 20))
+  second.catch(() => {})
+  await delay(300)
+  t.true(await isPending(second), 'the second 8 MiB write waits again')
+  const reason = new Error('given up')
+  const aborted = writer.abort(reason)
+  t.is(await rejectionOf(second, 5000, 'the second waiting write'), reason)
+  await t.notThrowsAsync(withTimeout(aborted, 5000, 'abort()'))
+})
+
+test('opened and closed asked for only after the connection ended still settle, each time the same promise', async (t) => {
+  const server = await wsServerFor(t, (socket) => socket.close(4000, 'early'))
+  const wss = new WebSocketStream(server.url)
+  // Nothing asks for the promises until the connection has closed.
+  await delay(500)
+  const { readable } = await withTimeout(wss.opened, 5000, 'opened')
+  t.is(wss.opened, wss.opened)
+  t.is(wss.closed, wss.closed)
+  t.deepEqual(await withTimeout(wss.closed, 5000, 'closed'), { closeCode: 4000, reason: 'early' })
+  t.true((await readable.getReader().read()).done)
+})
+
+test('opened and closed of a connection that failed before anyone asked reject when asked for, never unhandled', async (t) => {
+  const unhandled = []
+  const onUnhandled = (reason) => unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => process.off('unhandledRejection', onUnhandled))
+  const wss = new WebSocketStream('ws://127.0.0.1:1/refused')
+  await delay(500)
+  const openedError = await rejectionOf(wss.opened, 5000, 'opened')
+  const closedError = await rejectionOf(wss.closed, 5000, 'closed')
+  t.is(openedError.name, 'WebSocketError')
+  t.is(closedError.closeCode, 1006)
+  const untouched = new WebSocketStream('ws://127.0.0.1:1/untouched')
+  await delay(500)
+  t.truthy(untouched)
+  t.deepEqual(unhandled, [])
+})
+
+test('reads waiting side by side get every message of the batches that arrive, in order', async (t) => {
+  let sendAll
+  const server = await wsServerFor(t, (socket) => {
+    sendAll = () => {
+      for (let i = 0; i < 1200; i++) socket.send(`message ${i}`)
+    }
+  })
+  const { readable } = await openedClientFor(t, server.url)
+  const reader = readable.getReader()
+  // More reads wait than one batch holds (512), before anything arrives.
+  const reads = Array.from({ length: 1200 }, () => reader.read())
+  await delay(100)
+  sendAll()
+  const values = (await withTimeout(Promise.all(reads), 10_000, 'the reads')).map(({ value }) => value)
+  t.deepEqual(
+    values,
+    Array.from({ length: 1200 }, (_, i) => `message ${i}`),
+  )
+})
