@@ -195,6 +195,12 @@ pub struct ConnectTarget {
     pub max_message_size: usize,
     /// Present when permessage-deflate is offered.
     pub deflate: Option<DeflateSettings>,
+    pub driver: DriverSettings,
+}
+
+/// The options the open connection keeps.
+#[derive(Clone, Copy)]
+pub struct DriverSettings {
     /// The `idleTimeout` option, if set.
     pub idle_timeout: Option<Duration>,
     /// Tell JS of each Ping and Pong received.
@@ -205,15 +211,20 @@ pub struct ConnectTarget {
 
 /// Runs a connection from TCP connect to its end and says how it ended.
 pub async fn run(
-    target: ConnectTarget,
+    target: Box<ConnectTarget>,
     shared: &Arc<Shared>,
     events: &Arc<EventSink>,
 ) -> CloseOutcome {
-    let (socket, compressor) = match open(&target, events).await {
+    let settings = target.driver;
+    // Connecting (TCP, TLS, the handshake) needs a future several KiB large,
+    // and the target; boxed, both are freed once the connection is open,
+    // and an open connection's task holds only what follows.
+    let opened = Box::pin(async move { open(&target, events).await }).await;
+    let (socket, compressor) = match opened {
         Ok(opened) => opened,
         Err(failure) => return CloseOutcome::failed(failure),
     };
-    *lock(&shared.driver) = Some(Driver::new(socket, compressor, &target, shared, events));
+    *lock(&shared.driver) = Some(Driver::new(socket, compressor, settings, shared, events));
     let slot = DriverSlot(shared);
     let outcome = poll_fn(|cx| match lock(&shared.driver).as_mut() {
         Some(driver) => driver.poll_step(cx),
@@ -289,7 +300,7 @@ impl Driver {
     fn new(
         ws: Socket,
         compressor: Option<MessageCompressor>,
-        target: &ConnectTarget,
+        settings: DriverSettings,
         shared: &Arc<Shared>,
         events: &Arc<EventSink>,
     ) -> Self {
@@ -301,10 +312,10 @@ impl Driver {
             phase: Phase::Open,
             writes: WriteAccounting::default(),
             compressor,
-            idle: target.idle_timeout.map(IdleTimer::new),
+            idle: settings.idle_timeout.map(IdleTimer::new),
             received: ReceivedBatch::default(),
-            report_control_frames: target.report_control_frames,
-            close_timeout: target.close_timeout,
+            report_control_frames: settings.report_control_frames,
+            close_timeout: settings.close_timeout,
         }
     }
 

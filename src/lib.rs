@@ -45,7 +45,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 pub use crate::entry_guard::debug_hooks::debug_panic_on_next_call;
 
 use crate::close::CloseOutcome;
-use crate::connection::{ConnectTarget, Shared};
+use crate::connection::{ConnectTarget, DriverSettings, Shared};
 use crate::entry_guard::{guard, internal_error_message};
 use crate::events::{Event, EventArgs, EventSink};
 use crate::failure::{Failure, INTERNAL};
@@ -139,7 +139,7 @@ pub fn tls_options_error(tls: TlsOptions) -> Option<String> {
 }
 
 impl ConnectOptions {
-    fn into_target(self) -> Result<ConnectTarget> {
+    fn into_target(self) -> Result<Box<ConnectTarget>> {
         let addresses = self
             .addresses
             .iter()
@@ -163,7 +163,7 @@ impl ConnectOptions {
         while let (Some(name), Some(value)) = (header_fields.next(), header_fields.next()) {
             headers.push((name, value));
         }
-        Ok(ConnectTarget {
+        Ok(Box::new(ConnectTarget {
             transport: TransportTarget {
                 port: self.port,
                 host: self.host,
@@ -179,14 +179,16 @@ impl ConnectOptions {
                 headers,
                 offer_deflate: self.deflate.is_some(),
             },
-            report_control_frames: self.report_control_frames,
-            close_timeout: self.close_timeout_ms.map_or(DEFAULT_CLOSE_TIMEOUT, |ms| {
-                Duration::from_millis(u64::from(ms))
-            }),
-            idle_timeout: self
-                .idle_timeout_ms
-                .filter(|&ms| ms > 0)
-                .map(|ms| Duration::from_millis(u64::from(ms))),
+            driver: DriverSettings {
+                report_control_frames: self.report_control_frames,
+                close_timeout: self.close_timeout_ms.map_or(DEFAULT_CLOSE_TIMEOUT, |ms| {
+                    Duration::from_millis(u64::from(ms))
+                }),
+                idle_timeout: self
+                    .idle_timeout_ms
+                    .filter(|&ms| ms > 0)
+                    .map(|ms| Duration::from_millis(u64::from(ms))),
+            },
             deflate: self.deflate.map(|deflate| DeflateSettings {
                 threshold: deflate.threshold as usize,
                 level: deflate.level.min(9),
@@ -194,7 +196,7 @@ impl ConnectOptions {
             max_message_size: self
                 .max_message_size
                 .map_or(DEFAULT_MAX_MESSAGE_SIZE, |size| size as usize),
-        })
+        }))
     }
 }
 
