@@ -1,14 +1,12 @@
 // What an idle connection does not make until it needs it (bench/README.md,
 // "Where an idle connection's memory goes"), tested where it is finally
 // needed: the listener that lets a waiting write give way to writer.abort(),
-// made on the first write that waits; the `opened` and `closed` promises,
-// made when first asked for; and no pull left pending while no message is
-// queued, the "messages" event handing them over instead, reads waiting
-// side by side included.
+// made on the first write that waits, and the `opened` and `closed` promises,
+// made when first asked for.
 import test from 'ava'
 import { setTimeout as delay } from 'node:timers/promises'
 import { WebSocketStream } from '../index.mjs'
-import { clientWithStalledWrite, openedClientFor, wsServerFor } from './helpers/fixtures.mjs'
+import { clientWithStalledWrite, wsServerFor } from './helpers/fixtures.mjs'
 import { isPending, rejectionOf, withTimeout } from './helpers/settle.mjs'
 
 test('writer.abort() while a write waits for the socket rejects that write with the reason at once', async (t) => {
@@ -63,24 +61,4 @@ test('opened and closed of a connection that failed before anyone asked reject w
   await delay(500)
   t.truthy(untouched)
   t.deepEqual(unhandled, [])
-})
-
-test('reads waiting side by side get every message of the batches that arrive, in order', async (t) => {
-  let sendAll
-  const server = await wsServerFor(t, (socket) => {
-    sendAll = () => {
-      for (let i = 0; i < 1200; i++) socket.send(`message ${i}`)
-    }
-  })
-  const { readable } = await openedClientFor(t, server.url)
-  const reader = readable.getReader()
-  // More reads wait than one batch holds (512), before anything arrives.
-  const reads = Array.from({ length: 1200 }, () => reader.read())
-  await delay(100)
-  sendAll()
-  const values = (await withTimeout(Promise.all(reads), 10_000, 'the reads')).map(({ value }) => value)
-  t.deepEqual(
-    values,
-    Array.from({ length: 1200 }, (_, i) => `message ${i}`),
-  )
 })

@@ -61,17 +61,6 @@ const READY_STATE_TRANSITIONS = {
   closed: { [CONNECTING]: CLOSED, [OPEN]: CLOSED, [CLOSING]: CLOSED },
 }
 
-// Where the readable's pulls stand (Session#pullState). Messages are taken
-// from the native side on a pull and on the "messages" event, never while a
-// batch is being enqueued: the batch buffer above is shared.
-/** A pull takes what is queued. */
-const TAKE_ON_PULL = 0
-/** A batch is being enqueued: a pull now is answered once it is done. */
-const ENQUEUING = 1
-const PULLED_WHILE_ENQUEUING = 2
-/** A take found nothing: the "messages" event hands over what comes next. */
-const AWAITING_MESSAGES = 3
-
 // Sessions that wait on the native side (a handshake, a read, a write, a
 // close) are held here, so an application awaiting one of them is never
 // collected. Otherwise only the application's references keep a session: one
@@ -268,7 +257,7 @@ class MessageSource {
   }
 
   pull() {
-    this.session.pull()
+    return this.session.pull()
   }
 
   /** @param {unknown} reason */
@@ -327,8 +316,8 @@ class Session {
     this.readableController = null
     /** @type {WritableStreamDefaultController | null} */
     this.writableController = null
-    /** Where the readable's pulls stand: TAKE_ON_PULL, ENQUEUING, PULLED_WHILE_ENQUEUING or AWAITING_MESSAGES. */
-    this.pullState = TAKE_ON_PULL
+    /** Ends a pull that found no message (resumePull). @type {((result: undefined | Promise<never>) => void) | null} */
+    this.finishPull = null
     /** A write waiting for the socket, or (refused after the server's Close) for the end. @type {PendingWrite | null} */
     this.pendingWrite = null
     /** An abort of the writable rejects the waiting write (giveWayToAbort). */
@@ -411,7 +400,7 @@ class Session {
     const waiting =
       this.readyState === CONNECTING ||
       this.readyState === CLOSING ||
-      this.pullState === AWAITING_MESSAGES ||
+      this.finishPull !== null ||
       this.pendingWrite !== null
     if (waiting) waitingOnNative.add(this)
     else waitingOnNative.delete(this)
@@ -429,7 +418,7 @@ class Session {
         this.connectionEstablished(/** @type {OpenedInfo} */ (opened))
         break
       case EventKind.Messages:
-        this.onMessagesQueued()
+        this.resumePull()
         break
       case EventKind.Writable: {
         const write = this.pendingWrite
@@ -463,50 +452,32 @@ class Session {
   }
 
   /**
-   * The readable's pull. It never waits: if no message is queued, the native
-   * side sends a "messages" event once some are, and the event hands them
-   * over; the readable pulls again after each batch while it has room. So an
-   * idle connection holds no pending pull (its promise, resolving function
-   * and the stream's reaction to it: about 0.6 KiB).
+   * Hands the readable the queued messages; if none is queued, the pull waits
+   * for the "messages" event (resumePull).
+   * @returns {Promise<void> | undefined}
    */
   pull() {
-    if (this.pullState === TAKE_ON_PULL) this.takeMessagesIfOpen()
-    else if (this.pullState === ENQUEUING) this.pullState = PULLED_WHILE_ENQUEUING
+    if (this.readyState !== OPEN || this.enqueueQueuedMessages()) return undefined
+    return new Promise((resolve) => {
+      this.finishPull = resolve
+      this.updateHold()
+    })
   }
 
-  /** The "messages" event: messages were queued since a take found none. */
-  onMessagesQueued() {
-    this.pullState = TAKE_ON_PULL
+  /** Messages arrived, or the connection closed: the waiting pull ends, or waits on. */
+  resumePull() {
+    const finishPull = this.finishPull
+    if (finishPull === null) return
     try {
-      this.takeMessagesIfOpen()
+      // Woken for nothing (the messages went with an earlier take): wait on.
+      if (this.readyState === OPEN && !this.enqueueQueuedMessages()) return
+      finishPull(undefined)
     } catch (error) {
       // As a pull that throws: the readable errors with it.
-      const controller = /** @type {ReadableStreamDefaultController} */ (this.readableController)
-      controller.error(error)
+      finishPull(Promise.reject(error))
     }
+    this.finishPull = null
     this.updateHold()
-  }
-
-  /**
-   * Enqueues a batch, and another for as long as the readable pulled while
-   * one was being enqueued (an enqueue that fulfils a read makes it pull at
-   * once, and that pull must not take into the batch buffer the batch is
-   * read from) and still has room after it; waits for the "messages" event
-   * if a take found none.
-   */
-  takeMessagesIfOpen() {
-    const controller = /** @type {ReadableStreamDefaultController} */ (this.readableController)
-    // After our close() began, no message is delivered.
-    while (this.readyState === OPEN) {
-      this.pullState = ENQUEUING
-      const took = this.enqueueQueuedMessages()
-      const pulledAgain = this.pullState === PULLED_WHILE_ENQUEUING
-      this.pullState = took ? TAKE_ON_PULL : AWAITING_MESSAGES
-      if (!took) this.updateHold()
-      // With its high-water mark of 1, the readable has room exactly when
-      // it would pull (reads wait only on an empty queue).
-      if (!took || !pulledAgain || !((controller.desiredSize ?? 0) > 0)) return
-    }
   }
 
   /** Moves one batch from the native queue into the readable; false if none was queued. */
@@ -707,8 +678,7 @@ class Session {
     const wasOpen = this.readyState === OPEN
     if (!this.advance('closed')) return
     this.detachSignal()
-    // No "messages" event follows; the last messages are drained below.
-    this.pullState = TAKE_ON_PULL
+    this.resumePull()
     const readableController = this.readableController
     const writableController = /** @type {WritableStreamDefaultController} */ (this.writableController)
     if (readableController === null) {
