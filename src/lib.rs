@@ -28,6 +28,7 @@ mod tcp;
 mod tls;
 mod transport;
 
+use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -206,6 +207,10 @@ impl ConnectOptions {
 pub struct NativeConnection {
     shared: Arc<Shared>,
     task: AbortHandle,
+    /// The last message JS took was large: the connection moves bulk data,
+    /// which the task reads in large batches, so the JS thread leaves the
+    /// socket to it (js_poll.rs is for the latency of small replies).
+    receives_large: Cell<bool>,
 }
 
 /// Starts connecting; `onEvent([kind, opened, closed])` hears how it goes
@@ -252,6 +257,7 @@ pub fn connect(
     Ok(NativeConnection {
         shared,
         task: task.abort_handle(),
+        receives_large: Cell::new(false),
     })
 }
 
@@ -294,11 +300,16 @@ impl NativeConnection {
                 // The task stopped reading the socket; there may be room again.
                 self.shared.driver_waker.wake();
             }
-            if let Taken::Nothing = taken {
+            match taken {
                 // JS waits for the next message: its thread may read it.
-                js_poll::watch_socket(&env, &self.shared);
-            } else {
-                js_poll::unwatch_socket(&self.shared);
+                Taken::Nothing if !self.receives_large.get() => {
+                    js_poll::watch_socket(&env, &self.shared);
+                }
+                Taken::Nothing => {}
+                Taken::Copied(_) | Taken::Large(_) => {
+                    self.receives_large.set(matches!(taken, Taken::Large(_)));
+                    js_poll::unwatch_socket(&self.shared);
+                }
             }
             match taken {
                 Taken::Nothing => 0,
