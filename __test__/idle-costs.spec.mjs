@@ -9,13 +9,18 @@ import { WebSocketStream } from '../index.mjs'
 import { clientWithStalledWrite, wsServerFor } from './helpers/fixtures.mjs'
 import { isPending, rejectionOf, withTimeout } from './helpers/settle.mjs'
 
+/** writer.abort(reason) rejects the write waiting for the socket with `reason` at once, and settles. */
+async function assertAbortReleases(t, writer, waitingWrite, label) {
+  const reason = new Error('given up')
+  const aborted = writer.abort(reason)
+  t.is(await rejectionOf(waitingWrite, 5000, label), reason)
+  await t.notThrowsAsync(withTimeout(aborted, 5000, 'abort()'))
+}
+
 test('writer.abort() while a write waits for the socket rejects that write with the reason at once', async (t) => {
   const { writer, pendingWrite } = await clientWithStalledWrite(t)
   t.true(await isPending(pendingWrite), 'the 8 MiB write is pending while the server does not read')
-  const reason = new Error('given up')
-  const aborted = writer.abort(reason)
-  t.is(await rejectionOf(pendingWrite, 5000, 'the waiting write'), reason)
-  await t.notThrowsAsync(withTimeout(aborted, 5000, 'abort()'))
+  await assertAbortReleases(t, writer, pendingWrite, 'the waiting write')
 })
 
 test('writer.abort() after a write waited and went gives way to the next waiting write too', async (t) => {
@@ -28,10 +33,7 @@ test('writer.abort() after a write waited and went gives way to the next waiting
   second.catch(() => {})
   await delay(300)
   t.true(await isPending(second), 'the second 8 MiB write waits again')
-  const reason = new Error('given up')
-  const aborted = writer.abort(reason)
-  t.is(await rejectionOf(second, 5000, 'the second waiting write'), reason)
-  await t.notThrowsAsync(withTimeout(aborted, 5000, 'abort()'))
+  await assertAbortReleases(t, writer, second, 'the second waiting write')
 })
 
 test('opened and closed asked for only after the connection ended still settle, each time the same promise', async (t) => {
