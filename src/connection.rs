@@ -3,7 +3,6 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -50,16 +49,19 @@ pub struct Shared {
     /// The open connection's state. The task locks it for each poll; JS may
     /// lock it to write or read at once (`write_from_js`, `read_from_js`).
     driver: Mutex<Option<Driver>>,
-    /// The libuv handle through which the JS thread polls the socket
-    /// (js_poll.rs). Only the JS thread takes this lock.
-    js_poll: Mutex<Option<PollHandle>>,
-    /// Whether there is such a handle: set by the JS thread while it holds
-    /// `driver`, read by the task when the connection ends.
-    js_polling: AtomicBool,
-    /// A connection that ended while a poll handle referred to its socket:
+    /// The JS thread's poll of the socket (js_poll.rs). The JS thread takes
+    /// this lock; the task takes it once, when the connection ends.
+    js_poll: Mutex<JsPoll>,
+}
+
+#[derive(Default)]
+struct JsPoll {
+    /// The libuv handle through which the JS thread polls the socket.
+    handle: Option<PollHandle>,
+    /// A connection that ended while the handle referred to its socket:
     /// libuv forbids closing such a descriptor, so the socket closes (this is
     /// dropped) once the JS thread closed the handle.
-    ended_while_polled: Mutex<Option<Driver>>,
+    ended: Option<Driver>,
 }
 
 impl Shared {
@@ -99,8 +101,8 @@ impl Shared {
         start: impl FnOnce(std::os::fd::RawFd, &mut Option<PollHandle>) -> bool,
     ) {
         use std::os::fd::AsRawFd;
-        let mut slot = lock(&self.js_poll);
-        if slot.as_ref().is_some_and(PollHandle::is_started) {
+        let mut poll = lock(&self.js_poll);
+        if poll.handle.as_ref().is_some_and(PollHandle::is_started) {
             return;
         }
         // A busy task is reading already, and will hand the message over.
@@ -120,11 +122,9 @@ impl Shared {
             self.driver_waker.wake();
             return;
         }
-        let started = start(socket.stream().as_raw_fd(), &mut slot);
-        // Still under `driver`: the task cannot have taken the driver to
-        // close the socket without seeing this.
-        self.js_polling.store(slot.is_some(), Ordering::SeqCst);
-        if !started {
+        // Made while `driver` is held: the task can only take the driver
+        // (to close the socket) before the handle exists, or see it after.
+        if !start(socket.stream().as_raw_fd(), &mut poll.handle) {
             // tokio's read interest was handed over to nobody: back to the task.
             self.driver_waker.wake();
         }
@@ -133,7 +133,7 @@ impl Shared {
     /// Runs `pause` on the poll handle, if there is one (JS thread).
     #[cfg(unix)]
     pub fn with_js_poll(&self, pause: impl FnOnce(&mut PollHandle) -> bool) -> bool {
-        lock(&self.js_poll).as_mut().is_some_and(pause)
+        lock(&self.js_poll).handle.as_mut().is_some_and(pause)
     }
 
     /// Takes the poll handle away for good (`close` gets it while the socket
@@ -141,18 +141,14 @@ impl Shared {
     /// meanwhile. False if there was none.
     #[cfg(unix)]
     pub fn close_js_poll(&self, close: impl FnOnce(PollHandle)) -> bool {
-        // Only the JS thread sets it: no lock needed to know there is none.
-        if !self.js_polling.load(Ordering::SeqCst) {
-            return false;
-        }
-        let Some(handle) = lock(&self.js_poll).take() else {
-            return false;
+        let ended = {
+            let mut poll = lock(&self.js_poll);
+            let Some(handle) = poll.handle.take() else {
+                return false;
+            };
+            close(handle);
+            poll.ended.take()
         };
-        close(handle);
-        // The handover with DriverSlot: it parks the ended driver while it
-        // sees the poll, and looks again after parking it.
-        self.js_polling.store(false, Ordering::SeqCst);
-        let ended = lock(&self.ended_while_polled).take();
         drop(ended);
         true
     }
@@ -173,18 +169,15 @@ struct DriverSlot<'a>(&'a Shared);
 
 impl Drop for DriverSlot<'_> {
     fn drop(&mut self) {
-        let shared = self.0;
-        let mut ended = lock(&shared.driver).take();
+        let ended = lock(&self.0.driver).take();
         // The socket may not close while a poll handle refers to it: leave
-        // the driver for close_js_poll, unless that has run meanwhile (it
-        // clears the flag before it looks for a parked driver).
-        if shared.js_polling.load(Ordering::SeqCst) {
-            *lock(&shared.ended_while_polled) = ended;
-            if shared.js_polling.load(Ordering::SeqCst) {
-                return;
-            }
-            ended = lock(&shared.ended_while_polled).take();
+        // the driver for close_js_poll, which drops it after the handle.
+        let mut poll = lock(&self.0.js_poll);
+        if poll.handle.is_some() {
+            poll.ended = ended;
+            return;
         }
+        drop(poll);
         drop(ended);
     }
 }
