@@ -53,18 +53,14 @@ pub async fn connect(
 ) -> Result<TcpStream, Vec<(SocketAddr, io::Error)>> {
     // One address (an IP literal, most often) needs no race and no timer.
     if let [only] = addresses {
-        let mut address = *only;
-        address.set_port(port);
+        let address = at_port(*only, port);
         return TcpStream::connect(address)
             .await
             .map_err(|error| vec![(address, error)]);
     }
     let mut untried = interleave_families(addresses)
         .into_iter()
-        .map(|mut address| {
-            address.set_port(port);
-            address
-        });
+        .map(|address| at_port(address, port));
     let mut running: FuturesUnordered<Attempt> = FuturesUnordered::new();
     let mut failures = Vec::new();
     let mut next_attempt_at = Instant::now();
@@ -94,6 +90,12 @@ pub async fn connect(
             () = sleep_until(next_attempt_at) => {}
         }
     }
+}
+
+/// The address with the peer's port (`parse_address` leaves it 0).
+fn at_port(mut address: SocketAddr, port: u16) -> SocketAddr {
+    address.set_port(port);
+    address
 }
 
 /// RFC 8305 section 4: the first address's family first, then the families
